@@ -1,0 +1,46 @@
+# Cuore: `make demo` serves the CRM with demo data; `make test` runs the whole suite.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+PG_AVAILABLE := $(shell ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && echo yes || (command -v initdb >/dev/null 2>&1 && echo yes))
+
+.PHONY: demo test lint test-sqlite test-postgresql bench serve clean
+
+$(STAMP): pyproject.toml requirements.lock
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -c requirements.lock -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/cuore demo
+
+serve: $(STAMP)
+	$(BIN)/cuore serve
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+	$(BIN)/mypy cuore/*/services.py cuore/*/selectors.py
+
+test-sqlite: $(STAMP)
+	CUORE_TEST_DB=sqlite $(BIN)/pytest -q
+
+test-postgresql: $(STAMP)
+	CUORE_TEST_DB=postgresql $(BIN)/pytest -q
+
+# PostgreSQL runs whenever its binaries (or CUORE_TEST_DATABASE_URL) are there; in CI it is required.
+test: lint test-sqlite
+ifneq ($(or $(PG_AVAILABLE),$(CUORE_TEST_DATABASE_URL),$(CI)),)
+	$(MAKE) test-postgresql
+else
+	@echo "PostgreSQL binaries not found: the suite ran on SQLite only (apt-get install postgresql to run both)."
+endif
+
+bench: $(STAMP)
+	$(BIN)/python -m bench.api
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .ruff_cache .mypy_cache

@@ -1,0 +1,5 @@
+"""REST endpoints of the interactions app."""
+
+from ninja import Router
+
+router = Router(tags=["interactions"])

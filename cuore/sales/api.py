@@ -1,0 +1,5 @@
+"""REST endpoints of the sales app."""
+
+from ninja import Router
+
+router = Router(tags=["sales"])
