@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
+T = TypeVar("T")
+
 
 class CuoreError(Exception):
     """Base class of the errors a user can be told about."""
@@ -36,3 +41,11 @@ class Conflict(CuoreError):
         self.reason = reason
         self.field = field
         super().__init__(reason)
+
+
+def reference(field: str, fetch: Callable[[], T]) -> T:
+    """Fetch a record named by id in a request body; one that is missing or invisible is a 422 on ``field``."""
+    try:
+        return fetch()
+    except NotFound:
+        raise ValidationFailed(field=field, reason="not found") from None

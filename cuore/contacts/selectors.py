@@ -1,0 +1,217 @@
+"""Reads on accounts, contacts, their points, addresses, tags and consents, scoped to the actor."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Prefetch, QuerySet
+
+from cuore.contacts.models import (
+    Account,
+    Address,
+    ConsentEvent,
+    Contact,
+    ContactAccount,
+    ContactPoint,
+    PointKind,
+    Tag,
+)
+from cuore.core.errors import NotFound
+from cuore.core.normalize import phone_search_key, text_key, vat_normalize
+from cuore.core.pagination import prefix_q
+from cuore.core.visibility import require_read, scope_queryset
+
+
+def account_visible(*, actor: Any) -> QuerySet[Account]:
+    """Every account ``actor`` may see, unordered and without related data."""
+    return scope_queryset(Account.objects.all(), actor=actor, resource="accounts")
+
+
+def contact_visible(*, actor: Any) -> QuerySet[Contact]:
+    """Every contact ``actor`` may see, unordered and without related data."""
+    return scope_queryset(Contact.objects.all(), actor=actor, resource="contacts")
+
+
+def account_get_for_actor(*, actor: Any, account_id: int) -> Account:
+    """Return the account or raise ``NotFound`` if it does not exist or ``actor`` may not see it."""
+    account = account_visible(actor=actor).select_related("owner", "team").filter(pk=account_id).first()
+    if account is None:
+        raise NotFound("account")
+    return account
+
+
+def contact_get_for_actor(*, actor: Any, contact_id: int) -> Contact:
+    """Return the contact with its points, addresses, accounts and tags, or raise ``NotFound``."""
+    contact = (
+        contact_visible(actor=actor)
+        .select_related("owner", "team")
+        .prefetch_related(
+            Prefetch("points", queryset=ContactPoint.objects.order_by("kind", "-is_primary", "id")),
+            Prefetch("addresses", queryset=Address.objects.order_by("-is_primary", "id")),
+            Prefetch(
+                "account_links", queryset=ContactAccount.objects.select_related("account").order_by("-is_primary", "id")
+            ),
+            "tags",
+        )
+        .filter(pk=contact_id)
+        .first()
+    )
+    if contact is None:
+        raise NotFound("contact")
+    return contact
+
+
+CONTACT_LIST_PREFETCH = (
+    Prefetch(
+        "points",
+        queryset=ContactPoint.objects.filter(kind__in=[PointKind.EMAIL, PointKind.PHONE, PointKind.MOBILE]).order_by(
+            "-is_primary", "id"
+        ),
+    ),
+    "tags",
+)
+
+
+def contact_list(
+    *,
+    actor: Any,
+    q: str | None = None,
+    owner_id: int | None = None,
+    team_id: int | None = None,
+    lifecycle_stage: str | None = None,
+    tag: str | None = None,
+    account_id: int | None = None,
+) -> QuerySet[Contact]:
+    """Return the contacts ``actor`` may see that match the filters, with what a list row shows."""
+    contacts = contact_visible(actor=actor).select_related("owner").prefetch_related(*CONTACT_LIST_PREFETCH)
+    if owner_id is not None:
+        contacts = contacts.filter(owner_id=owner_id)
+    if team_id is not None:
+        contacts = contacts.filter(team_id=team_id)
+    if lifecycle_stage:
+        contacts = contacts.filter(lifecycle_stage=lifecycle_stage)
+    if tag:
+        contacts = contacts.filter(tags__name=tag)
+    if account_id is not None:
+        contacts = contacts.filter(account_links__account_id=account_id)
+    if q:
+        contacts = contact_search(contacts, q)
+    return contacts
+
+
+def contact_search(contacts: QuerySet[Contact], q: str) -> QuerySet[Contact]:
+    """Narrow ``contacts`` to those whose email, phone or name starts with what the user typed."""
+    text = q.strip()
+    if "@" in text:
+        points = ContactPoint.objects.filter(prefix_q("value_normalized", text.lower()), kind=PointKind.EMAIL)
+        return contacts.filter(pk__in=points.values("contact_id"))
+    digits = sum(ch.isdigit() for ch in text)
+    if digits >= 4 and digits >= len(text.replace(" ", "")) - 2:
+        key = phone_search_key(text)
+        if key:
+            points = ContactPoint.objects.filter(
+                prefix_q("value_normalized", key), kind__in=[PointKind.PHONE, PointKind.MOBILE]
+            )
+            return contacts.filter(pk__in=points.values("contact_id"))
+    words = text_key(text).split()
+    if not words:
+        return contacts.none()
+    if len(words) == 1:
+        return contacts.filter(prefix_q("last_name_key", words[0]) | prefix_q("first_name_key", words[0]))
+    first, rest = words[0], " ".join(words[1:])
+    # "Mario Rossi" or "Rossi Mario": either order of given and family name.
+    return contacts.filter(
+        (prefix_q("first_name_key", first) & prefix_q("last_name_key", rest))
+        | (prefix_q("last_name_key", first) & prefix_q("first_name_key", rest))
+        | prefix_q("last_name_key", " ".join(words))
+    )
+
+
+def account_list(
+    *,
+    actor: Any,
+    q: str | None = None,
+    owner_id: int | None = None,
+    team_id: int | None = None,
+    industry: str | None = None,
+    tag: str | None = None,
+) -> QuerySet[Account]:
+    """Return the accounts ``actor`` may see that match the filters."""
+    accounts = account_visible(actor=actor).select_related("owner").prefetch_related("tags")
+    if owner_id is not None:
+        accounts = accounts.filter(owner_id=owner_id)
+    if team_id is not None:
+        accounts = accounts.filter(team_id=team_id)
+    if industry:
+        accounts = accounts.filter(industry=industry)
+    if tag:
+        accounts = accounts.filter(tags__name=tag)
+    if q:
+        accounts = account_search(accounts, q)
+    return accounts
+
+
+def account_search(accounts: QuerySet[Account], q: str) -> QuerySet[Account]:
+    """Narrow ``accounts`` to those whose VAT number or name starts with what the user typed."""
+    text = q.strip()
+    compact = text.replace(" ", "").upper()
+    if sum(ch.isdigit() for ch in compact) >= 4:
+        try:
+            vat = vat_normalize(compact)
+        except ValueError:
+            vat = compact if compact[:2].isalpha() else "IT" + compact
+        return accounts.filter(prefix_q("vat_number", vat))
+    key = text_key(text)
+    if not key:
+        return accounts.none()
+    return accounts.filter(prefix_q("name_key", key))
+
+
+def contact_points(*, contact: Contact) -> QuerySet[ContactPoint]:
+    return ContactPoint.objects.filter(contact=contact).order_by("kind", "-is_primary", "id")
+
+
+def contact_point_get(*, contact: Contact, point_id: int) -> ContactPoint:
+    point = ContactPoint.objects.filter(contact=contact, pk=point_id).first()
+    if point is None:
+        raise NotFound("contact point")
+    return point
+
+
+def address_get(*, owner: Contact | Account, address_id: int) -> Address:
+    field = "contact" if isinstance(owner, Contact) else "account"
+    address = Address.objects.filter(**{field: owner}, pk=address_id).first()
+    if address is None:
+        raise NotFound("address")
+    return address
+
+
+def account_addresses(*, account: Account) -> QuerySet[Address]:
+    return Address.objects.filter(account=account).order_by("-is_primary", "id")
+
+
+def tag_list(*, actor: Any) -> QuerySet[Tag]:
+    require_read(actor, "tags")
+    return Tag.objects.all()
+
+
+def tag_get_for_actor(*, actor: Any, tag_id: int) -> Tag:
+    require_read(actor, "tags")
+    tag = Tag.objects.filter(pk=tag_id).first()
+    if tag is None:
+        raise NotFound("tag")
+    return tag
+
+
+def consent_events(*, actor: Any, contact: Contact) -> QuerySet[ConsentEvent]:
+    """The consent ledger of a contact the actor can see, newest first."""
+    require_read(actor, "consents", "consent")
+    return ConsentEvent.objects.filter(contact=contact).order_by("-occurred_at", "-id")
+
+
+def consent_state(*, actor: Any, contact: Contact) -> list[ConsentEvent]:
+    """The current consent per purpose × channel: the latest ledger entry of each pair."""
+    latest: dict[tuple[str, str], ConsentEvent] = {}
+    for event in consent_events(actor=actor, contact=contact):
+        latest.setdefault((event.purpose, event.channel), event)
+    return sorted(latest.values(), key=lambda e: (e.purpose, e.channel))
