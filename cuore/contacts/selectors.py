@@ -211,7 +211,12 @@ def consent_events(*, actor: Any, contact: Contact) -> QuerySet[ConsentEvent]:
 
 def consent_state(*, actor: Any, contact: Contact) -> list[ConsentEvent]:
     """The current consent per purpose × channel: the latest ledger entry of each pair."""
+    return consent_state_from_events(list(consent_events(actor=actor, contact=contact)))
+
+
+def consent_state_from_events(events: list[ConsentEvent]) -> list[ConsentEvent]:
+    """Reduce a ledger ordered newest first to its latest entry per purpose × channel."""
     latest: dict[tuple[str, str], ConsentEvent] = {}
-    for event in consent_events(actor=actor, contact=contact):
+    for event in events:
         latest.setdefault((event.purpose, event.channel), event)
     return sorted(latest.values(), key=lambda e: (e.purpose, e.channel))

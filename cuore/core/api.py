@@ -10,7 +10,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
-from django.http import Http404, HttpRequest
+from django.http import Http404, HttpRequest, JsonResponse
 from ninja import NinjaAPI, Schema, Status
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
@@ -146,7 +146,7 @@ def idempotent_create(
     out_schema: type[Schema],
     *,
     status: int = 201,
-) -> Status:
+) -> Status | JsonResponse:
     """Run ``create`` once per ``Idempotency-Key``: a retry gets the first answer, another body a 422.
 
     The key row is inserted in the same transaction as the record, so a crash leaves neither and a
@@ -170,7 +170,7 @@ def idempotent_create(
             record.status_code = status
             record.response_body = body
             record.save(update_fields=["status_code", "response_body"])
-            return Status(status, body)
+            return JsonResponse(body, status=status, safe=False)
     except IntegrityError:
         existing = IdempotencyRecord.objects.filter(user=user, key=key).first()
         if existing is None:
@@ -180,4 +180,5 @@ def idempotent_create(
             field=IDEMPOTENCY_HEADER,
             reason="was already used with a different request; use a new key for a new request",
         )
-    return Status(existing.status_code or status, existing.response_body)
+    # The stored body is already the serialised answer: send it as it is, not through the schema again.
+    return JsonResponse(existing.response_body, status=existing.status_code or status, safe=False)
