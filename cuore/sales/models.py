@@ -59,6 +59,8 @@ class Deal(TimeStampedModel):
     """A sales opportunity with an amount, an expected close date and a stage."""
 
     name = models.CharField(_("name"), max_length=200)
+    # text_key(name): what the name search and the "name" ordering use, whatever the case and accents.
+    name_key = models.CharField(max_length=200, editable=False, default="")
     pipeline = models.ForeignKey(Pipeline, on_delete=models.PROTECT, related_name="deals")
     stage = models.ForeignKey(Stage, on_delete=models.PROTECT, related_name="deals")
     amount = models.DecimalField(_("amount"), max_digits=14, decimal_places=2, default=0)
@@ -86,6 +88,11 @@ class Deal(TimeStampedModel):
             models.Index(fields=["status", "expected_close"], name="deal_status_close_idx"),
             models.Index(fields=["contact", "-id"], name="deal_contact_idx"),
             models.Index(fields=["account", "-id"], name="deal_account_idx"),
+            # The orderings of the deal list: newest, by name, largest first, closing soonest.
+            models.Index(fields=["-created_at", "-id"], name="deal_created_idx"),
+            models.Index(fields=["name_key", "id"], name="deal_name_idx"),
+            models.Index(fields=["-amount", "-id"], name="deal_amount_idx"),
+            models.Index(fields=["expected_close", "id"], name="deal_close_order_idx"),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(amount__gte=0), name="deal_amount_not_negative"),
@@ -155,6 +162,9 @@ class Activity(TimeStampedModel):
             models.Index(fields=["team", "done", "due_at"], name="activity_team_idx"),
             models.Index(fields=["contact", "-id"], name="activity_contact_idx"),
             models.Index(fields=["deal", "-id"], name="activity_deal_idx"),
+            # The orderings of the activity list: newest first, soonest due first.
+            models.Index(fields=["-created_at", "-id"], name="activity_created_idx"),
+            models.Index(fields=["due_at", "id"], name="activity_due_order_idx"),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(kind__in=ActivityKind.values), name="activity_kind_valid"),
