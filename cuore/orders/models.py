@@ -18,6 +18,8 @@ class Category(models.Model):
     class Meta:
         verbose_name_plural = "categories"
         ordering = ["name"]
+        # The ordering of the category list.
+        indexes = [models.Index(fields=["name", "id"], name="category_name_idx")]
         constraints = [
             models.UniqueConstraint(fields=["parent", "name"], name="category_name_unique_in_parent"),
             models.UniqueConstraint(
@@ -35,6 +37,8 @@ class Product(TimeStampedModel):
 
     sku = models.CharField(_("SKU"), max_length=64, unique=True)
     name = models.CharField(_("name"), max_length=200)
+    # text_key(name): what the name search and the "name" ordering use, whatever the case and accents.
+    name_key = models.CharField(max_length=200, editable=False, default="")
     category = models.ForeignKey(Category, null=True, blank=True, on_delete=models.PROTECT, related_name="products")
     price = models.DecimalField(_("price"), max_digits=12, decimal_places=2)
     cost = models.DecimalField(_("cost"), max_digits=12, decimal_places=2, default=0)
@@ -42,7 +46,12 @@ class Product(TimeStampedModel):
     active = models.BooleanField(_("active"), default=True)
 
     class Meta:
-        indexes = [models.Index(fields=["category", "active"], name="product_category_idx")]
+        indexes = [
+            models.Index(fields=["category", "active"], name="product_category_idx"),
+            # The orderings of the product list ("sku" uses the unique index of sku).
+            models.Index(fields=["name_key", "id"], name="product_name_idx"),
+            models.Index(fields=["-price", "-id"], name="product_price_idx"),
+        ]
         constraints = [
             models.CheckConstraint(condition=Q(price__gte=0), name="product_price_not_negative"),
             models.CheckConstraint(condition=Q(cost__gte=0), name="product_cost_not_negative"),
@@ -96,6 +105,8 @@ class Order(TimeStampedModel):
             models.Index(fields=["contact", "-placed_at"], name="order_contact_idx"),
             models.Index(fields=["account", "-placed_at"], name="order_account_idx"),
             models.Index(fields=["status", "-placed_at"], name="order_status_idx"),
+            # The "-total" ordering of the order list; "-placed" and "placed" both walk order_placed_idx.
+            models.Index(fields=["-total", "-id"], name="order_total_idx"),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(status__in=OrderStatus.values), name="order_status_valid"),

@@ -7,9 +7,9 @@ from django.utils import timezone
 
 from cuore.contacts import selectors, services
 from cuore.contacts.models import ConsentEvent, ContactPoint
-from cuore.contacts.tests.factories import make_account, make_contact
+from cuore.contacts.tests.factories import make_contact
 from cuore.core.audit import audit_channel
-from cuore.core.errors import Conflict, Forbidden, ValidationFailed
+from cuore.core.errors import Forbidden, ValidationFailed
 from cuore.core.models import AuditEntry
 
 pytestmark = pytest.mark.django_db
@@ -92,17 +92,6 @@ def test_account_vat_is_normalised_and_checked(make_user):
     with pytest.raises(ValidationFailed) as excinfo:
         services.account_create(actor=admin, name="Broken", vat_number="00743110158")
     assert excinfo.value.errors == {"vat_number": "the check digit of this Italian VAT number is wrong"}
-
-
-def test_account_with_orders_cannot_be_deleted(make_user):
-    from cuore.orders.models import Order
-
-    admin = make_user(role="admin")
-    account = make_account()
-    Order.objects.create(number="O-1", account=account, placed_at=timezone.now())
-
-    with pytest.raises(Conflict):
-        services.account_delete(actor=admin, account=account)
 
 
 def test_external_id_belongs_to_one_contact(make_user):
