@@ -122,6 +122,8 @@ class Ticket(TimeStampedModel):
             models.Index(fields=["contact", "-id"], name="ticket_contact_idx"),
             models.Index(fields=["account", "-id"], name="ticket_account_idx"),
             models.Index(fields=["status", "resolution_due"], name="ticket_due_idx"),
+            # The "resolution_due" ordering of the ticket list: soonest due first, id breaking ties.
+            models.Index(fields=["resolution_due", "id"], name="ticket_resolution_order_idx"),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(status__in=TicketStatus.values), name="ticket_status_valid"),
@@ -152,7 +154,11 @@ class Article(TimeStampedModel):
     )
 
     class Meta:
-        indexes = [models.Index(fields=["language", "published"], name="article_lang_idx")]
+        indexes = [
+            models.Index(fields=["language", "published"], name="article_lang_idx"),
+            # The "title" ordering of the knowledge-base list.
+            models.Index(fields=["title", "id"], name="article_title_idx"),
+        ]
 
     def __str__(self) -> str:
         return self.title
