@@ -49,6 +49,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "cuore.core.middleware.AuditChannelMiddleware",
+    "cuore.core.middleware.RejectNulMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"

@@ -9,7 +9,7 @@ from ninja import Field, Query, Router, Schema, Status
 
 from cuore.contacts import selectors, services
 from cuore.contacts.models import Account, Contact, PointKind
-from cuore.core.api import idempotent_create, page_of, page_response
+from cuore.core.api import Id, PathId, idempotent_create, page_of, page_response
 from cuore.core.errors import reference
 from cuore.core.pagination import paginate
 from cuore.users.selectors import team_get_for_actor, user_get_for_actor
@@ -39,7 +39,7 @@ class TagIn(Schema):
 
 
 class TagRef(Schema):
-    tag_id: int
+    tag_id: Id
 
 
 class AddressOut(Schema):
@@ -108,8 +108,8 @@ class AccountIn(Schema):
     website: str = Field("", max_length=200)
     email: str = Field("", max_length=254)
     phone: str = Field("", max_length=32)
-    owner_id: int | None = None
-    team_id: int | None = None
+    owner_id: Id | None = None
+    team_id: Id | None = None
 
 
 class AccountPatch(Schema):
@@ -122,14 +122,14 @@ class AccountPatch(Schema):
     website: str | None = Field(None, max_length=200)
     email: str | None = Field(None, max_length=254)
     phone: str | None = Field(None, max_length=32)
-    owner_id: int | None = None
-    team_id: int | None = None
+    owner_id: Id | None = None
+    team_id: Id | None = None
 
 
 class AccountFilters(Schema):
     q: str | None = Field(None, max_length=200, description="name or VAT number prefix")
-    owner_id: int | None = None
-    team_id: int | None = None
+    owner_id: Id | None = None
+    team_id: Id | None = None
     industry: str | None = None
     tag: str | None = None
     ordering: Literal["-id", "id", "name", "-updated"] = "-id"
@@ -203,7 +203,7 @@ class AccountLinkOut(Schema):
 
 
 class AccountLinkIn(Schema):
-    account_id: int
+    account_id: Id
     role: str = Field("", max_length=100)
     is_primary: bool = False
 
@@ -237,8 +237,8 @@ class ContactIn(Schema):
     birth_date: dt.date | None = None
     lifecycle_stage: LifecycleName = "lead"
     source: str = Field("", max_length=50)
-    owner_id: int | None = None
-    team_id: int | None = None
+    owner_id: Id | None = None
+    team_id: Id | None = None
     emails: list[str] = Field(default_factory=list, max_length=20)
     phones: list[str] = Field(default_factory=list, max_length=20)
 
@@ -251,17 +251,17 @@ class ContactPatch(Schema):
     birth_date: dt.date | None = None
     lifecycle_stage: LifecycleName | None = None
     source: str | None = Field(None, max_length=50)
-    owner_id: int | None = None
-    team_id: int | None = None
+    owner_id: Id | None = None
+    team_id: Id | None = None
 
 
 class ContactFilters(Schema):
     q: str | None = Field(None, max_length=200, description="name, email or phone prefix")
-    owner_id: int | None = None
-    team_id: int | None = None
+    owner_id: Id | None = None
+    team_id: Id | None = None
     lifecycle_stage: LifecycleName | None = None
     tag: str | None = None
-    account_id: int | None = None
+    account_id: Id | None = None
     ordering: Literal["-id", "id", "name", "-updated"] = "-id"
     cursor: str | None = None
     limit: int = 50
@@ -347,12 +347,12 @@ def create_account(request, payload: AccountIn):
 
 
 @router.get("/accounts/{account_id}", response=AccountOut)
-def get_account(request, account_id: int):
+def get_account(request, account_id: PathId):
     return selectors.account_get_for_actor(actor=request.auth, account_id=account_id)
 
 
 @router.patch("/accounts/{account_id}", response=AccountOut)
-def update_account(request, account_id: int, payload: AccountPatch):
+def update_account(request, account_id: PathId, payload: AccountPatch):
     account = selectors.account_get_for_actor(actor=request.auth, account_id=account_id)
     return services.account_update(
         actor=request.auth, account=account, data=_people(request.auth, payload.dict(exclude_unset=True))
@@ -360,20 +360,20 @@ def update_account(request, account_id: int, payload: AccountPatch):
 
 
 @router.delete("/accounts/{account_id}", response={204: None})
-def delete_account(request, account_id: int):
+def delete_account(request, account_id: PathId):
     account = selectors.account_get_for_actor(actor=request.auth, account_id=account_id)
     services.account_delete(actor=request.auth, account=account)
     return Status(204, None)
 
 
 @router.get("/accounts/{account_id}/addresses", response=list[AddressOut])
-def list_account_addresses(request, account_id: int):
+def list_account_addresses(request, account_id: PathId):
     account = selectors.account_get_for_actor(actor=request.auth, account_id=account_id)
     return selectors.account_addresses(account=account)
 
 
 @router.post("/accounts/{account_id}/addresses", response={201: AddressOut})
-def add_account_address(request, account_id: int, payload: AddressIn):
+def add_account_address(request, account_id: PathId, payload: AddressIn):
     account = selectors.account_get_for_actor(actor=request.auth, account_id=account_id)
     return idempotent_create(
         request, lambda: services.address_add(actor=request.auth, owner=account, **payload.dict()), AddressOut
@@ -381,21 +381,21 @@ def add_account_address(request, account_id: int, payload: AddressIn):
 
 
 @router.patch("/accounts/{account_id}/addresses/{address_id}", response=AddressOut)
-def update_account_address(request, account_id: int, address_id: int, payload: AddressPatch):
+def update_account_address(request, account_id: PathId, address_id: PathId, payload: AddressPatch):
     account = selectors.account_get_for_actor(actor=request.auth, account_id=account_id)
     address = selectors.address_get(owner=account, address_id=address_id)
     return services.address_update(actor=request.auth, address=address, data=payload.dict(exclude_unset=True))
 
 
 @router.delete("/accounts/{account_id}/addresses/{address_id}", response={204: None})
-def remove_account_address(request, account_id: int, address_id: int):
+def remove_account_address(request, account_id: PathId, address_id: PathId):
     account = selectors.account_get_for_actor(actor=request.auth, account_id=account_id)
     services.address_remove(actor=request.auth, address=selectors.address_get(owner=account, address_id=address_id))
     return Status(204, None)
 
 
 @router.post("/accounts/{account_id}/tags", response={204: None})
-def tag_account(request, account_id: int, payload: TagRef):
+def tag_account(request, account_id: PathId, payload: TagRef):
     account = selectors.account_get_for_actor(actor=request.auth, account_id=account_id)
     tag = reference("tag_id", lambda: selectors.tag_get_for_actor(actor=request.auth, tag_id=payload.tag_id))
     services.tag_attach(actor=request.auth, target=account, tag=tag)
@@ -403,7 +403,7 @@ def tag_account(request, account_id: int, payload: TagRef):
 
 
 @router.delete("/accounts/{account_id}/tags/{tag_id}", response={204: None})
-def untag_account(request, account_id: int, tag_id: int):
+def untag_account(request, account_id: PathId, tag_id: PathId):
     account = selectors.account_get_for_actor(actor=request.auth, account_id=account_id)
     services.tag_detach(
         actor=request.auth, target=account, tag=selectors.tag_get_for_actor(actor=request.auth, tag_id=tag_id)
@@ -442,12 +442,12 @@ def create_contact(request, payload: ContactIn):
 
 
 @router.get("/contacts/{contact_id}", response=ContactDetailOut)
-def get_contact(request, contact_id: int):
+def get_contact(request, contact_id: PathId):
     return selectors.contact_get_for_actor(actor=request.auth, contact_id=contact_id)
 
 
 @router.patch("/contacts/{contact_id}", response=ContactDetailOut)
-def update_contact(request, contact_id: int, payload: ContactPatch):
+def update_contact(request, contact_id: PathId, payload: ContactPatch):
     contact = selectors.contact_get_for_actor(actor=request.auth, contact_id=contact_id)
     services.contact_update(
         actor=request.auth, contact=contact, data=_people(request.auth, payload.dict(exclude_unset=True))
@@ -456,20 +456,20 @@ def update_contact(request, contact_id: int, payload: ContactPatch):
 
 
 @router.delete("/contacts/{contact_id}", response={204: None})
-def delete_contact(request, contact_id: int):
+def delete_contact(request, contact_id: PathId):
     contact = selectors.contact_get_for_actor(actor=request.auth, contact_id=contact_id)
     services.contact_delete(actor=request.auth, contact=contact)
     return Status(204, None)
 
 
 @router.get("/contacts/{contact_id}/points", response=list[PointOut])
-def list_points(request, contact_id: int):
+def list_points(request, contact_id: PathId):
     contact = selectors.contact_get_for_actor(actor=request.auth, contact_id=contact_id)
     return list(contact.points.all())
 
 
 @router.post("/contacts/{contact_id}/points", response={201: PointOut})
-def add_point(request, contact_id: int, payload: PointIn):
+def add_point(request, contact_id: PathId, payload: PointIn):
     contact = selectors.contact_get_for_actor(actor=request.auth, contact_id=contact_id)
     return idempotent_create(
         request, lambda: services.contact_point_add(actor=request.auth, contact=contact, **payload.dict()), PointOut
@@ -477,14 +477,14 @@ def add_point(request, contact_id: int, payload: PointIn):
 
 
 @router.patch("/contacts/{contact_id}/points/{point_id}", response=PointOut)
-def update_point(request, contact_id: int, point_id: int, payload: PointPatch):
+def update_point(request, contact_id: PathId, point_id: PathId, payload: PointPatch):
     contact = selectors.contact_get_for_actor(actor=request.auth, contact_id=contact_id)
     point = selectors.contact_point_get(contact=contact, point_id=point_id)
     return services.contact_point_update(actor=request.auth, point=point, data=payload.dict(exclude_unset=True))
 
 
 @router.delete("/contacts/{contact_id}/points/{point_id}", response={204: None})
-def remove_point(request, contact_id: int, point_id: int):
+def remove_point(request, contact_id: PathId, point_id: PathId):
     contact = selectors.contact_get_for_actor(actor=request.auth, contact_id=contact_id)
     services.contact_point_remove(
         actor=request.auth, point=selectors.contact_point_get(contact=contact, point_id=point_id)
@@ -493,13 +493,13 @@ def remove_point(request, contact_id: int, point_id: int):
 
 
 @router.get("/contacts/{contact_id}/addresses", response=list[AddressOut])
-def list_contact_addresses(request, contact_id: int):
+def list_contact_addresses(request, contact_id: PathId):
     contact = selectors.contact_get_for_actor(actor=request.auth, contact_id=contact_id)
     return list(contact.addresses.all())
 
 
 @router.post("/contacts/{contact_id}/addresses", response={201: AddressOut})
-def add_contact_address(request, contact_id: int, payload: AddressIn):
+def add_contact_address(request, contact_id: PathId, payload: AddressIn):
     contact = selectors.contact_get_for_actor(actor=request.auth, contact_id=contact_id)
     return idempotent_create(
         request, lambda: services.address_add(actor=request.auth, owner=contact, **payload.dict()), AddressOut
@@ -507,21 +507,21 @@ def add_contact_address(request, contact_id: int, payload: AddressIn):
 
 
 @router.patch("/contacts/{contact_id}/addresses/{address_id}", response=AddressOut)
-def update_contact_address(request, contact_id: int, address_id: int, payload: AddressPatch):
+def update_contact_address(request, contact_id: PathId, address_id: PathId, payload: AddressPatch):
     contact = selectors.contact_get_for_actor(actor=request.auth, contact_id=contact_id)
     address = selectors.address_get(owner=contact, address_id=address_id)
     return services.address_update(actor=request.auth, address=address, data=payload.dict(exclude_unset=True))
 
 
 @router.delete("/contacts/{contact_id}/addresses/{address_id}", response={204: None})
-def remove_contact_address(request, contact_id: int, address_id: int):
+def remove_contact_address(request, contact_id: PathId, address_id: PathId):
     contact = selectors.contact_get_for_actor(actor=request.auth, contact_id=contact_id)
     services.address_remove(actor=request.auth, address=selectors.address_get(owner=contact, address_id=address_id))
     return Status(204, None)
 
 
 @router.post("/contacts/{contact_id}/accounts", response={201: AccountLinkOut})
-def link_account(request, contact_id: int, payload: AccountLinkIn):
+def link_account(request, contact_id: PathId, payload: AccountLinkIn):
     contact = selectors.contact_get_for_actor(actor=request.auth, contact_id=contact_id)
     account = reference(
         "account_id", lambda: selectors.account_get_for_actor(actor=request.auth, account_id=payload.account_id)
@@ -533,7 +533,7 @@ def link_account(request, contact_id: int, payload: AccountLinkIn):
 
 
 @router.delete("/contacts/{contact_id}/accounts/{account_id}", response={204: None})
-def unlink_account(request, contact_id: int, account_id: int):
+def unlink_account(request, contact_id: PathId, account_id: PathId):
     contact = selectors.contact_get_for_actor(actor=request.auth, contact_id=contact_id)
     account = selectors.account_get_for_actor(actor=request.auth, account_id=account_id)
     services.contact_unlink_account(actor=request.auth, contact=contact, account=account)
@@ -541,7 +541,7 @@ def unlink_account(request, contact_id: int, account_id: int):
 
 
 @router.post("/contacts/{contact_id}/tags", response={204: None})
-def tag_contact(request, contact_id: int, payload: TagRef):
+def tag_contact(request, contact_id: PathId, payload: TagRef):
     contact = selectors.contact_get_for_actor(actor=request.auth, contact_id=contact_id)
     tag = reference("tag_id", lambda: selectors.tag_get_for_actor(actor=request.auth, tag_id=payload.tag_id))
     services.tag_attach(actor=request.auth, target=contact, tag=tag)
@@ -549,7 +549,7 @@ def tag_contact(request, contact_id: int, payload: TagRef):
 
 
 @router.delete("/contacts/{contact_id}/tags/{tag_id}", response={204: None})
-def untag_contact(request, contact_id: int, tag_id: int):
+def untag_contact(request, contact_id: PathId, tag_id: PathId):
     contact = selectors.contact_get_for_actor(actor=request.auth, contact_id=contact_id)
     services.tag_detach(
         actor=request.auth, target=contact, tag=selectors.tag_get_for_actor(actor=request.auth, tag_id=tag_id)
@@ -558,14 +558,14 @@ def untag_contact(request, contact_id: int, tag_id: int):
 
 
 @router.get("/contacts/{contact_id}/consents", response=ConsentsOut)
-def list_consents(request, contact_id: int):
+def list_consents(request, contact_id: PathId):
     contact = selectors.contact_get_for_actor(actor=request.auth, contact_id=contact_id)
     events = list(selectors.consent_events(actor=request.auth, contact=contact))
     return {"state": selectors.consent_state_from_events(events), "events": events}
 
 
 @router.post("/contacts/{contact_id}/consents", response={201: ConsentEventOut})
-def record_consent(request, contact_id: int, payload: ConsentIn):
+def record_consent(request, contact_id: PathId, payload: ConsentIn):
     contact = selectors.contact_get_for_actor(actor=request.auth, contact_id=contact_id)
     return idempotent_create(
         request, lambda: services.consent_record(actor=request.auth, contact=contact, **payload.dict()), ConsentEventOut
@@ -596,11 +596,11 @@ def create_tag(request, payload: TagIn):
 
 
 @router.get("/tags/{tag_id}", response=TagOut)
-def get_tag(request, tag_id: int):
+def get_tag(request, tag_id: PathId):
     return selectors.tag_get_for_actor(actor=request.auth, tag_id=tag_id)
 
 
 @router.delete("/tags/{tag_id}", response={204: None})
-def delete_tag(request, tag_id: int):
+def delete_tag(request, tag_id: PathId):
     services.tag_delete(actor=request.auth, tag=selectors.tag_get_for_actor(actor=request.auth, tag_id=tag_id))
     return Status(204, None)

@@ -6,21 +6,34 @@ import hashlib
 import json
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import IntegrityError, transaction
+from django.db import DataError, IntegrityError, transaction
 from django.http import Http404, HttpRequest, JsonResponse
-from ninja import NinjaAPI, Schema, Status
+from ninja import Field, NinjaAPI, Path, Schema, Status
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
-from pydantic import create_model
+from pydantic import AfterValidator, create_model
 
 from cuore.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from cuore.core.models import IdempotencyRecord
 from cuore.core.pagination import Page
 
 logger = logging.getLogger(__name__)
+
+
+def _no_nul(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+# Ids are 64-bit: a larger number could not name a row and would overflow the database driver.
+Id = Annotated[int, Field(ge=1, le=2**63 - 1)]
+PathId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+# No database stores a NUL character in text (PostgreSQL refuses it): refuse it in the request.
+Text = Annotated[str, AfterValidator(_no_nul)]
 
 _LOCATIONS = {"body", "query", "path", "header", "cookie", "form", "file"}
 
@@ -94,6 +107,15 @@ def install_error_handlers(api: NinjaAPI) -> None:
     def on_integrity(request, exc: IntegrityError):
         logger.warning("integrity error answered as 409: %s", exc)
         return error_response(api, request, 409, "The change conflicts with data already stored.")
+
+    @api.exception_handler(DataError)
+    def on_data_error(request, exc: DataError):
+        logger.warning("data error answered as 422: %s", exc)
+        return error_response(api, request, 422, "A value is out of range for the database.", {"body": str(exc)[:200]})
+
+    @api.exception_handler(OverflowError)
+    def on_overflow(request, exc: OverflowError):
+        return error_response(api, request, 422, "A number or a date is out of range.", {"body": str(exc)[:200]})
 
     @api.exception_handler(AuthenticationError)
     def on_unauthenticated(request, exc):

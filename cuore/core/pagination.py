@@ -111,5 +111,10 @@ def prefix_q(field: str, prefix: str) -> Q:
     """
     if connection.vendor == "postgresql":
         return Q(**{f"{field}__startswith": prefix})
-    upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+    # The upper bound is the prefix with its last character raised by one; the highest code point
+    # cannot be raised, so it is dropped and the one before it raised instead.
+    stem = prefix.rstrip("\U0010ffff")
+    if not stem:
+        return Q(**{f"{field}__gte": prefix})
+    upper = stem[:-1] + chr(ord(stem[-1]) + 1)
     return Q(**{f"{field}__gte": prefix, f"{field}__lt": upper})

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Literal
 
-from ninja import Field, Path, Query, Router, Schema, Status
-from pydantic import AfterValidator
+from ninja import Field, Query, Router, Schema, Status
 
-from cuore.core.api import idempotent_create, page_of, page_response
+from cuore.core.api import Id, PathId, Text, idempotent_create, page_of, page_response
 from cuore.core.errors import ValidationFailed, reference
 from cuore.core.pagination import paginate
 from cuore.orders import selectors, services
@@ -20,19 +19,6 @@ router = Router(tags=["orders"])
 
 OrderStatusName = Literal["draft", "confirmed", "fulfilled", "shipped", "delivered", "cancelled", "returned"]
 ChannelName = Literal["web", "store", "phone", "sales", "marketplace"]
-
-
-def _no_nul(value: str) -> str:
-    # U+10FFFF is a non-character that no one types; core.pagination.prefix_q cannot take it as a last character.
-    if "\x00" in value or "\U0010ffff" in value:
-        raise ValueError("must not contain NUL or non-characters")
-    return value
-
-
-# Ids beyond a 64-bit integer and NUL characters would reach the database and fail there: refuse them here.
-Id = Annotated[int, Field(ge=1, le=2**63 - 1)]
-PathId = Annotated[int, Path(ge=1, le=2**63 - 1)]
-Text = Annotated[str, AfterValidator(_no_nul)]
 
 
 def _price(default=..., **kwargs):

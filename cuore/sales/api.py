@@ -9,10 +9,10 @@ from functools import partial
 from typing import Annotated, Any, Literal
 
 from django.utils import timezone
-from ninja import Field, Path, Query, Router, Schema, Status
+from ninja import Field, Query, Router, Schema, Status
 from pydantic import AfterValidator
 
-from cuore.core.api import idempotent_create, page_of, page_response
+from cuore.core.api import Id, PathId, idempotent_create, page_of, page_response
 from cuore.core.errors import reference
 from cuore.core.pagination import paginate
 from cuore.core.visibility import require_write
@@ -23,9 +23,6 @@ from cuore.users.selectors import team_get_for_actor, user_get_for_actor
 
 router = Router(tags=["sales"])
 
-# Ids are 64-bit: a larger number could not name a row, and would overflow the database driver.
-Id = Annotated[int, Field(ge=1, le=2**63 - 1)]
-PathId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 Probability = Annotated[int, Field(ge=0, le=100, description="win probability of a deal in this stage, in %")]
 Money = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2)]
 Currency = Annotated[str, Field(min_length=3, max_length=3, description="ISO 4217 code, such as EUR")]

@@ -7,15 +7,15 @@ import binascii
 import datetime as dt
 import functools
 import json
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 from ninja import Field, Query, Router, Schema, Status
-from pydantic import AfterValidator, field_validator
+from pydantic import field_validator
 
 from cuore.contacts.selectors import account_get_for_actor, contact_get_for_actor
-from cuore.core.api import idempotent_create, page_of, page_response
+from cuore.core.api import Id, PathId, Text, idempotent_create, page_of, page_response
 from cuore.core.errors import ValidationFailed, reference
 from cuore.core.pagination import MAX_LIMIT, Page, encode_cursor, paginate
 from cuore.core.visibility import require_write
@@ -28,17 +28,6 @@ router = Router(tags=["service"])
 PriorityName = Literal["low", "normal", "high", "urgent"]
 StatusName = Literal["new", "open", "pending", "solved", "closed"]
 ChannelName = Literal["email", "phone", "chat", "web_form", "social", "store"]
-
-
-def _no_nul(value: str) -> str:
-    if "\x00" in value:
-        raise ValueError("must not contain NUL characters")
-    return value
-
-
-# Ids beyond a 64-bit integer and NUL characters would reach the database and fail there: refuse them here.
-Id = Annotated[int, Field(ge=1, le=2**63 - 1)]
-Text = Annotated[str, AfterValidator(_no_nul)]
 
 
 # ---- schemas -------------------------------------------------------------------------------------------
@@ -366,7 +355,7 @@ def list_sla_policies(request, cursor: str | None = None, limit: int = 50):
 
 
 @router.get("/sla-policies/{policy_id}", response=SlaPolicyOut)
-def get_sla_policy(request, policy_id: int):
+def get_sla_policy(request, policy_id: PathId):
     return selectors.sla_policy_get_for_actor(actor=request.auth, policy_id=policy_id)
 
 
@@ -381,7 +370,7 @@ def create_sla_policy(request, payload: SlaPolicyIn):
 
 
 @router.patch("/sla-policies/{policy_id}", response=SlaPolicyOut)
-def update_sla_policy(request, policy_id: int, payload: SlaPolicyPatch):
+def update_sla_policy(request, policy_id: PathId, payload: SlaPolicyPatch):
     policy = selectors.sla_policy_get_for_actor(actor=request.auth, policy_id=policy_id)
     data = payload.dict(exclude_unset=True)
     data.pop("targets", None)
@@ -400,7 +389,7 @@ def list_queues(request, filters: Query[QueueFilters]):
 
 
 @router.get("/queues/{queue_id}", response=QueueOut)
-def get_queue(request, queue_id: int):
+def get_queue(request, queue_id: PathId):
     return selectors.queue_get_for_actor(actor=request.auth, queue_id=queue_id)
 
 
@@ -415,7 +404,7 @@ def create_queue(request, payload: QueueIn):
 
 
 @router.patch("/queues/{queue_id}", response=QueueOut)
-def update_queue(request, queue_id: int, payload: QueuePatch):
+def update_queue(request, queue_id: PathId, payload: QueuePatch):
     queue = selectors.queue_get_for_actor(actor=request.auth, queue_id=queue_id)
     require_write(request.auth, "service_config")
     data = _resolve_ids(payload.dict(exclude_unset=True), _queue_resolvers(request.auth))
@@ -465,7 +454,7 @@ def list_tickets(request, filters: Query[TicketFilters]):
 
 
 @router.get("/tickets/{ticket_id}", response=TicketDetailOut)
-def get_ticket(request, ticket_id: int):
+def get_ticket(request, ticket_id: PathId):
     return selectors.ticket_get_for_actor(actor=request.auth, ticket_id=ticket_id)
 
 
@@ -487,33 +476,33 @@ def _ticket_for_write(request, ticket_id: int) -> Ticket:
 
 
 @router.patch("/tickets/{ticket_id}", response=TicketDetailOut)
-def update_ticket(request, ticket_id: int, payload: TicketPatch):
+def update_ticket(request, ticket_id: PathId, payload: TicketPatch):
     ticket = _ticket_for_write(request, ticket_id)
     data = _resolve_ids(payload.dict(exclude_unset=True), _ticket_resolvers(request.auth))
     return services.ticket_update(actor=request.auth, ticket=ticket, data=data)
 
 
 @router.post("/tickets/{ticket_id}/status", response=TicketDetailOut)
-def set_ticket_status(request, ticket_id: int, payload: StatusIn):
+def set_ticket_status(request, ticket_id: PathId, payload: StatusIn):
     ticket = _ticket_for_write(request, ticket_id)
     return services.ticket_set_status(actor=request.auth, ticket=ticket, status=payload.status)
 
 
 @router.post("/tickets/{ticket_id}/assign", response=TicketDetailOut)
-def assign_ticket(request, ticket_id: int, payload: AssignIn):
+def assign_ticket(request, ticket_id: PathId, payload: AssignIn):
     ticket = _ticket_for_write(request, ticket_id)
     data = _resolve_ids({"assignee_id": payload.assignee_id}, _ticket_resolvers(request.auth))
     return services.ticket_update(actor=request.auth, ticket=ticket, data=data)
 
 
 @router.post("/tickets/{ticket_id}/first-response", response=TicketDetailOut)
-def record_first_response(request, ticket_id: int):
+def record_first_response(request, ticket_id: PathId):
     ticket = _ticket_for_write(request, ticket_id)
     return services.ticket_record_first_response(actor=request.auth, ticket=ticket)
 
 
 @router.post("/tickets/{ticket_id}/rating", response=TicketDetailOut)
-def rate_ticket(request, ticket_id: int, payload: RatingIn):
+def rate_ticket(request, ticket_id: PathId, payload: RatingIn):
     ticket = _ticket_for_write(request, ticket_id)
     return services.ticket_rate(actor=request.auth, ticket=ticket, rating=payload.rating, comment=payload.comment)
 
@@ -555,7 +544,7 @@ def list_articles(request, filters: Query[ArticleFilters]):
 
 
 @router.get("/articles/{article_id}", response=ArticleOut)
-def get_article(request, article_id: int):
+def get_article(request, article_id: PathId):
     return selectors.article_get_for_actor(actor=request.auth, article_id=article_id)
 
 
@@ -571,23 +560,23 @@ def _article_for_write(request, article_id: int) -> Article:
 
 
 @router.patch("/articles/{article_id}", response=ArticleOut)
-def update_article(request, article_id: int, payload: ArticlePatch):
+def update_article(request, article_id: PathId, payload: ArticlePatch):
     article = _article_for_write(request, article_id)
     return services.article_update(actor=request.auth, article=article, data=payload.dict(exclude_unset=True))
 
 
 @router.delete("/articles/{article_id}", response={204: None})
-def delete_article(request, article_id: int):
+def delete_article(request, article_id: PathId):
     article = _article_for_write(request, article_id)
     services.article_delete(actor=request.auth, article=article)
     return Status(204, None)
 
 
 @router.post("/articles/{article_id}/publish", response=ArticleOut)
-def publish_article(request, article_id: int):
+def publish_article(request, article_id: PathId):
     return services.article_publish(actor=request.auth, article=_article_for_write(request, article_id))
 
 
 @router.post("/articles/{article_id}/unpublish", response=ArticleOut)
-def unpublish_article(request, article_id: int):
+def unpublish_article(request, article_id: PathId):
     return services.article_unpublish(actor=request.auth, article=_article_for_write(request, article_id))

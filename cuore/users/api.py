@@ -7,7 +7,7 @@ from typing import Literal
 
 from ninja import Field, Query, Router, Schema, Status
 
-from cuore.core.api import idempotent_create, page_of, page_response
+from cuore.core.api import Id, PathId, idempotent_create, page_of, page_response
 from cuore.core.pagination import paginate
 from cuore.users import selectors, services
 
@@ -43,7 +43,7 @@ class UserIn(Schema):
     email: str = ""
     first_name: str = Field("", max_length=150)
     last_name: str = Field("", max_length=150)
-    team_id: int | None = None
+    team_id: Id | None = None
     language: Literal["en", "it"] = "en"
     password: str | None = None
 
@@ -53,14 +53,14 @@ class UserPatch(Schema):
     email: str | None = None
     first_name: str | None = Field(None, max_length=150)
     last_name: str | None = Field(None, max_length=150)
-    team_id: int | None = None
+    team_id: Id | None = None
     language: Literal["en", "it"] | None = None
     is_active: bool | None = None
 
 
 class UserFilters(Schema):
     role: RoleName | None = None
-    team_id: int | None = None
+    team_id: Id | None = None
     q: str | None = None
     ordering: Literal["username", "id"] = "username"
     cursor: str | None = None
@@ -106,7 +106,7 @@ def list_users(request, filters: Query[UserFilters]):
 
 
 @router.get("/users/{user_id}", response=UserOut)
-def get_user(request, user_id: int):
+def get_user(request, user_id: PathId):
     return selectors.user_get_for_actor(actor=request.auth, user_id=user_id)
 
 
@@ -133,7 +133,7 @@ def create_user(request, payload: UserIn):
 
 
 @router.patch("/users/{user_id}", response=UserOut)
-def update_user(request, user_id: int, payload: UserPatch):
+def update_user(request, user_id: PathId, payload: UserPatch):
     user = selectors.user_get_for_actor(actor=request.auth, user_id=user_id)
     data = payload.dict(exclude_unset=True)
     if "team_id" in data:
@@ -154,7 +154,7 @@ def list_teams(request, cursor: str | None = None, limit: int = 50):
 
 
 @router.get("/teams/{team_id}", response=TeamOut)
-def get_team(request, team_id: int):
+def get_team(request, team_id: PathId):
     return selectors.team_get_for_actor(actor=request.auth, team_id=team_id)
 
 
@@ -183,6 +183,6 @@ def create_token(request, payload: TokenIn):
 
 
 @router.post("/tokens/{token_id}/revoke", response=TokenOut)
-def revoke_token(request, token_id: int):
+def revoke_token(request, token_id: PathId):
     token = selectors.token_get_for_actor(actor=request.auth, token_id=token_id)
     return services.token_revoke(actor=request.auth, token=token)
