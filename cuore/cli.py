@@ -34,6 +34,12 @@ def _setup_django() -> None:
         django.setup()
     except ImproperlyConfigured as exc:
         raise CommandError(f"configuration: {exc}") from None
+    from django.conf import settings
+
+    try:
+        settings.DATA_DIR.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CommandError(f"cannot create the data directory {settings.DATA_DIR}: {exc.strerror}") from None
 
 
 def _positive_int(text: str) -> int:
@@ -225,6 +231,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         _setup_django()
+        from django.db import DatabaseError
+
         from cuore.core.audit import audit_channel
         from cuore.core.errors import CuoreError, ValidationFailed
 
@@ -235,6 +243,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise CommandError("; ".join(f"{field}: {reason}" for field, reason in exc.errors.items())) from None
         except CuoreError as exc:
             raise CommandError(str(exc)) from None
+        except DatabaseError as exc:
+            raise CommandError(f"database: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
     except CommandError as exc:
         print(f"cuore: error: {exc}", file=sys.stderr)
         return EXIT_FAILED
