@@ -474,7 +474,7 @@ class CustomerBuilder:
         rand = rng.random
         fmt = self.fmt
         order_id = self.orders.take_id()
-        number = f"ORD-{order_id:07d}"
+        number = f"ORD-{dt.datetime.fromtimestamp(placed, dt.UTC).year}-{order_id:06d}"  # as orders.services numbers
         age = NOW - placed
         if age < DAY:
             status = "draft" if rand() < 0.1 else "confirmed"
