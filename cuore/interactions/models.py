@@ -32,13 +32,21 @@ class Conversation(models.Model):
     subject = models.CharField(_("subject"), max_length=200, blank=True)
     channel = models.CharField(_("channel"), max_length=10, choices=InteractionChannel.choices)
     contact = models.ForeignKey(
-        "contacts.Contact", null=True, blank=True, on_delete=models.CASCADE, related_name="conversations"
+        "contacts.Contact",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="conversations",
+        db_index=False,  # served by conversation_contact_last_idx
     )
     started_at = models.DateTimeField()
     last_at = models.DateTimeField()
 
     class Meta:
-        indexes = [models.Index(fields=["contact", "-last_at"], name="conversation_contact_idx")]
+        indexes = [
+            models.Index(fields=["contact", "-last_at", "-id"], name="conversation_contact_last_idx"),
+            models.Index(fields=["-last_at", "-id"], name="conversation_recent_idx"),
+        ]
 
     def __str__(self) -> str:
         return self.subject or f"conversation {self.pk}"
@@ -51,10 +59,20 @@ class Interaction(models.Model):
     direction = models.CharField(_("direction"), max_length=3, choices=Direction.choices)
     occurred_at = models.DateTimeField(_("when"))
     contact = models.ForeignKey(
-        "contacts.Contact", null=True, blank=True, on_delete=models.CASCADE, related_name="interactions"
+        "contacts.Contact",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="interactions",
+        db_index=False,  # served by interaction_contact_idx
     )
     account = models.ForeignKey(
-        "contacts.Account", null=True, blank=True, on_delete=models.CASCADE, related_name="interactions"
+        "contacts.Account",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="interactions",
+        db_index=False,  # served by interaction_account_idx
     )
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -62,16 +80,36 @@ class Interaction(models.Model):
     subject = models.CharField(_("subject"), max_length=200, blank=True)
     body = models.TextField(_("body"), blank=True)
     conversation = models.ForeignKey(
-        Conversation, null=True, blank=True, on_delete=models.SET_NULL, related_name="interactions"
+        Conversation,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="interactions",
+        db_index=False,  # served by interaction_conversation_idx
     )
     ticket = models.ForeignKey(
-        "service.Ticket", null=True, blank=True, on_delete=models.SET_NULL, related_name="interactions"
+        "service.Ticket",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="interactions",
+        db_index=False,  # served by interaction_ticket_idx
     )
     deal = models.ForeignKey(
-        "sales.Deal", null=True, blank=True, on_delete=models.SET_NULL, related_name="interactions"
+        "sales.Deal",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="interactions",
+        db_index=False,  # served by interaction_deal_idx
     )
     order = models.ForeignKey(
-        "orders.Order", null=True, blank=True, on_delete=models.SET_NULL, related_name="interactions"
+        "orders.Order",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="interactions",
+        db_index=False,  # served by interaction_order_idx
     )
     # An interaction that came from another system keeps that system's name and id, so that ingesting
     # the same message twice finds the first copy instead of creating a second one.
@@ -83,10 +121,10 @@ class Interaction(models.Model):
         indexes = [
             models.Index(fields=["contact", "-occurred_at", "-id"], name="interaction_contact_idx"),
             models.Index(fields=["account", "-occurred_at", "-id"], name="interaction_account_idx"),
-            models.Index(fields=["ticket", "occurred_at"], name="interaction_ticket_idx"),
-            models.Index(fields=["deal", "-occurred_at"], name="interaction_deal_idx"),
-            models.Index(fields=["order"], name="interaction_order_idx"),
-            models.Index(fields=["conversation", "occurred_at"], name="interaction_conversation_idx"),
+            models.Index(fields=["ticket", "-occurred_at", "-id"], name="interaction_ticket_idx"),
+            models.Index(fields=["deal", "-occurred_at", "-id"], name="interaction_deal_idx"),
+            models.Index(fields=["order", "-occurred_at", "-id"], name="interaction_order_idx"),
+            models.Index(fields=["conversation", "-occurred_at", "-id"], name="interaction_conversation_idx"),
             models.Index(fields=["-occurred_at", "-id"], name="interaction_recent_idx"),
         ]
         constraints = [
