@@ -137,6 +137,7 @@ def account_list(
     tag: str | None = None,
 ) -> QuerySet[Account]:
     """Return the accounts ``actor`` may see that match the filters."""
+    require_read(actor, "accounts")
     accounts = account_visible(actor=actor).select_related("owner").prefetch_related("tags")
     if owner_id is not None:
         accounts = accounts.filter(owner_id=owner_id)

@@ -299,7 +299,11 @@ def order_summary(*, actor: Any, contact_id: int | None = None, account_id: int 
     require_read(actor, "orders")
     if (contact_id is None) == (account_id is None):
         raise ValidationFailed(field="contact_id", reason="give either a contact_id or an account_id")
-    customer = Q(contact_id=contact_id) if contact_id is not None else Q(account_id=account_id)
+    # A customer the actor may not see is not found, rather than summed up as having no orders.
+    if contact_id is not None:
+        customer = Q(contact=customer_contact(actor=actor, contact_id=contact_id))
+    else:
+        customer = Q(account=customer_account(actor=actor, account_id=account_id))
     rows = (
         order_visible(actor=actor)
         .filter(customer, status__in=SOLD_STATUSES)

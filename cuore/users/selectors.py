@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db.models import QuerySet
 
 from cuore.core.errors import NotFound
-from cuore.core.visibility import require_read
+from cuore.core.visibility import can_write, require_read
 from cuore.users.models import ApiToken, Team, User
 from cuore.users.services import TOKEN_PREFIX, token_hash
 
@@ -60,7 +60,9 @@ def token_list(*, actor: User) -> QuerySet[ApiToken]:
 
 
 def token_get_for_actor(*, actor: User, token_id: int) -> ApiToken:
-    token = ApiToken.objects.filter(pk=token_id, user=actor).first()
+    """Return one of the actor's own tokens; an administrator (who may change users) reaches anyone's."""
+    tokens = ApiToken.objects.all() if can_write(actor, "users") else ApiToken.objects.filter(user=actor)
+    token = tokens.filter(pk=token_id).first()
     if token is None:
         raise NotFound("token")
     return token

@@ -1,0 +1,627 @@
+"""The visibility matrix: every endpoint of the API, called by every role, answers what the rules say.
+
+The operations are read from the OpenAPI schema, so an endpoint added without a case here fails
+``test_every_operation_has_a_case``. Each case names the resource whose rule (``core.visibility.MATRIX``)
+governs it and the kind of call; the expected status follows from the rule:
+
+- a role that sees nothing of the resource gets 404 (never 403, never the data);
+- a sales rep of another team gets 404 on a record of the first team, and does not find it in lists;
+- a role that only reads gets 403 on a write to a record it can see;
+- everyone else succeeds (2xx).
+
+``overrides`` records where an endpoint answers otherwise on purpose, with the reason.
+
+Every role's call runs against the same world, rolled back after each call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from django.db import transaction
+from django.utils import timezone
+
+from config.api import api
+from conftest import ApiClient
+from cuore.contacts import selectors as contact_selectors
+from cuore.contacts import services as contact_services
+from cuore.contacts.tests.factories import make_account, make_contact
+from cuore.core.visibility import MATRIX, Scope
+from cuore.interactions import services as interaction_services
+from cuore.orders import services as order_services
+from cuore.orders.tests.factories import make_category, make_order, make_product
+from cuore.sales.tests.factories import make_activity, make_deal, make_pipeline, stage_of
+from cuore.service import services as service_services
+from cuore.service.services import TargetMinutes
+from cuore.users.models import Team, User
+from cuore.users.services import token_create
+
+pytestmark = pytest.mark.django_db
+
+# The sales rep "sales" owns the world's records in team North; "sales_other" is a rep of team South.
+ROLES = ["admin", "manager", "sales", "sales_other", "support", "marketing", "analyst"]
+
+
+def base_role(role: str) -> str:
+    return "sales" if role == "sales_other" else role
+
+
+# ---- the world -----------------------------------------------------------------------------------
+
+
+def build_world() -> tuple[dict[str, int], dict[str, str]]:
+    north, south = Team.objects.create(name="North"), Team.objects.create(name="South")
+    users = {}
+    for role in ROLES:
+        team = north if role == "sales" else south if role == "sales_other" else None
+        users[role] = User.objects.create_user(
+            username=role, password="Secret-pass-123", role=base_role(role), team=team, email=f"{role}@example.com"
+        )
+    tokens = {role: token_create(actor=None, user=user).raw for role, user in users.items()}
+    admin, rep = users["admin"], users["sales"]
+
+    contact = make_contact(owner=rep, email="anna@example.com")
+    account = make_account(owner=rep)
+    spare_contact, spare_account = make_contact(owner=rep), make_account(owner=rep)  # nothing hangs on them
+    contact_address = contact_services.address_add(actor=admin, owner=contact, line1="Via Roma 1", city="Milano")
+    account_address = contact_services.address_add(actor=admin, owner=account, line1="Via Po 2", city="Torino")
+    contact_services.contact_link_account(actor=admin, contact=contact, account=account)
+    tag = contact_services.tag_create(actor=admin, name="VIP")
+    spare_tag = contact_services.tag_create(actor=admin, name="Spare")
+    contact_services.tag_attach(actor=admin, target=contact, tag=tag)
+    contact_services.tag_attach(actor=admin, target=account, tag=tag)
+    contact_services.consent_record(
+        actor=admin, contact=contact, purpose="newsletter", channel="email", status="granted", source="web form"
+    )
+
+    pipeline = make_pipeline(is_default=True)
+    deal = make_deal(stage=stage_of(pipeline, "Lead"), owner=rep, contact=contact, account=account)
+    empty_stage = stage_of(pipeline, "Negotiation")
+    activity = make_activity(assignee=rep, contact=contact, deal=deal, due_at=timezone.now())
+
+    category = make_category(name="Mugs")
+    spare_category = make_category(name="Plates")
+    product = make_product(category=category, price=Decimal("10.00"))
+    spare_product = make_product(category=category, price=Decimal("5.00"))
+    draft = make_order(contact=contact, account=account, products=[(product, 2)])
+    shipped = make_order(contact=contact, account=account, products=[(product, 3)])
+    for status in ("confirmed", "fulfilled"):
+        order_services.order_set_status(actor=None, order=shipped, status=status)
+    shipment = order_services.shipment_create(actor=None, order=shipped, carrier="BRT")
+    delivered = make_order(contact=contact, account=account, products=[(product, 1)])
+    for status in ("confirmed", "fulfilled"):
+        order_services.order_set_status(actor=None, order=delivered, status=status)
+    order_services.shipment_create(actor=None, order=delivered)
+    order_return = order_services.return_create(
+        actor=None,
+        order=delivered,
+        reason="broken",
+        lines=[order_services.ReturnLineInput(order_line_id=delivered.lines.get().pk, quantity=1)],
+    )
+
+    targets = [TargetMinutes(p, 60, 600) for p in ("low", "normal", "high", "urgent")]
+    policy = service_services.sla_policy_create(actor=None, name="Standard", targets=targets, is_default=True)
+    queue = service_services.queue_create(actor=None, name="Front desk", sla_policy=policy)
+    ticket = service_services.ticket_create(actor=None, subject="Broken mug", contact=contact, queue=queue)
+    solved = service_services.ticket_create(actor=None, subject="Late parcel", contact=contact, queue=queue)
+    service_services.ticket_set_status(actor=None, ticket=solved, status="solved")
+    article = service_services.article_create(
+        actor=None, title="Returns", body="How to return an order.", published=True
+    )
+
+    interaction = interaction_services.interaction_log(
+        actor=rep, channel="phone", direction="out", contact=contact, subject="Call"
+    ).interaction
+    conversation = interaction_services.conversation_create(actor=admin, contact=contact, channel="email")
+
+    ids = {
+        "contact": contact.pk,
+        "account": account.pk,
+        "spare_contact": spare_contact.pk,
+        "spare_account": spare_account.pk,
+        "contact_address": contact_address.pk,
+        "account_address": account_address.pk,
+        "point": contact.points.get().pk,
+        "tag": tag.pk,
+        "spare_tag": spare_tag.pk,
+        "pipeline": pipeline.pk,
+        "stage": stage_of(pipeline, "Proposal").pk,
+        "empty_stage": empty_stage.pk,
+        "deal": deal.pk,
+        "activity": activity.pk,
+        "category": category.pk,
+        "spare_category": spare_category.pk,
+        "product": product.pk,
+        "spare_product": spare_product.pk,
+        "order": draft.pk,
+        "line": draft.lines.get().pk,
+        "shipped": shipped.pk,
+        "shipped_line": shipped.lines.get().pk,
+        "shipment": shipment.pk,
+        "return": order_return.pk,
+        "policy": policy.pk,
+        "queue": queue.pk,
+        "ticket": ticket.pk,
+        "solved": solved.pk,
+        "article": article.pk,
+        "interaction": interaction.pk,
+        "conversation": conversation.pk,
+        "team": north.pk,
+        "user": rep.pk,
+        "token": rep.api_tokens.get().pk,
+    }
+    return ids, tokens
+
+
+# ---- the cases -----------------------------------------------------------------------------------
+
+Body = Callable[[dict[str, int]], Any]
+
+
+@dataclass(frozen=True)
+class Case:
+    method: str
+    path: str  # the OpenAPI path, with {placeholders} filled from the world's ids
+    resource: str
+    kind: str  # list, read, create, write
+    body: Body | None = None
+    params: Body | None = None  # query parameters of a GET
+    listed: str | None = None  # a list case: the world record that must (or must not) be in it
+    refs: str | None = None  # the resource of the world's record a create names: who cannot see it gets a 422
+    overrides: dict[str, int] = field(default_factory=dict)
+    why: str = ""
+
+
+def C(method: str, path: str, resource: str, kind: str, body: Body | None = None, **kw: Any) -> Case:
+    return Case(method, path, resource, kind, body, **kw)
+
+
+CASES = [
+    # users, teams, tokens
+    C("get", "/me", "users", "read", overrides={r: 200 for r in ROLES}, why="everyone reads themselves"),
+    C("get", "/users", "users", "list", listed="user"),
+    C("post", "/users", "users", "create", lambda w: {"username": "newbie", "role": "support"}),
+    C("get", "/users/{user}", "users", "read"),
+    C("patch", "/users/{user}", "users", "write", lambda w: {"first_name": "Giulia"}),
+    C("get", "/teams", "teams", "list", listed="team"),
+    C("post", "/teams", "teams", "create", lambda w: {"name": "East"}),
+    C("get", "/teams/{team}", "teams", "read"),
+    C(
+        "get",
+        "/tokens",
+        "users",
+        "list",
+        overrides={r: 200 for r in ROLES},
+        why="everyone lists their own tokens",
+    ),
+    C(
+        "post",
+        "/tokens",
+        "users",
+        "create",
+        lambda w: {"name": "laptop"},
+        overrides={r: 201 for r in ROLES},
+        why="everyone may issue tokens for themselves",
+    ),
+    C(
+        "post",
+        "/tokens/{token}/revoke",
+        "users",
+        "write",
+        overrides={"sales": 200, "sales_other": 404, "manager": 404, "support": 404, "marketing": 404, "analyst": 404},
+        why="a token is its user's (the sales rep's); only they and an admin revoke it, others do not see it",
+    ),
+    # accounts
+    C("get", "/accounts", "accounts", "list", listed="account"),
+    C("post", "/accounts", "accounts", "create", lambda w: {"name": "Acme"}),
+    C("get", "/accounts/{account}", "accounts", "read"),
+    C("patch", "/accounts/{account}", "accounts", "write", lambda w: {"industry": "Retail"}),
+    C("delete", "/accounts/{spare_account}", "accounts", "write"),
+    C("get", "/accounts/{account}/addresses", "accounts", "read"),
+    C("post", "/accounts/{account}/addresses", "accounts", "write", lambda w: {"line1": "Via X 1", "city": "Roma"}),
+    C("patch", "/accounts/{account}/addresses/{account_address}", "accounts", "write", lambda w: {"city": "Asti"}),
+    C("delete", "/accounts/{account}/addresses/{account_address}", "accounts", "write"),
+    C("post", "/accounts/{account}/tags", "accounts", "write", lambda w: {"tag_id": w["spare_tag"]}),
+    C("delete", "/accounts/{account}/tags/{tag}", "accounts", "write"),
+    # contacts
+    C("get", "/contacts", "contacts", "list", listed="contact"),
+    C("post", "/contacts", "contacts", "create", lambda w: {"first_name": "Luca", "last_name": "Bianchi"}),
+    C("get", "/contacts/{contact}", "contacts", "read"),
+    C("patch", "/contacts/{contact}", "contacts", "write", lambda w: {"title": "CFO"}),
+    C("delete", "/contacts/{spare_contact}", "contacts", "write"),
+    C(
+        "post",
+        "/contacts/{contact}/accounts",
+        "contacts",
+        "write",
+        lambda w: {"account_id": w["account"], "role": "buyer"},
+        overrides={"support": 422, "marketing": 422},
+        why="support and marketing see no accounts: the account id they name is not found",
+    ),
+    C(
+        "delete",
+        "/contacts/{contact}/accounts/{account}",
+        "contacts",
+        "write",
+        overrides={"support": 404, "marketing": 404},
+        why="support and marketing see no accounts: the link to one is not there for them",
+    ),
+    C("get", "/contacts/{contact}/addresses", "contacts", "read"),
+    C("post", "/contacts/{contact}/addresses", "contacts", "write", lambda w: {"line1": "Via Y 2", "city": "Bari"}),
+    C("patch", "/contacts/{contact}/addresses/{contact_address}", "contacts", "write", lambda w: {"city": "Lecce"}),
+    C("delete", "/contacts/{contact}/addresses/{contact_address}", "contacts", "write"),
+    C("get", "/contacts/{contact}/points", "contacts", "read"),
+    C(
+        "post",
+        "/contacts/{contact}/points",
+        "contacts",
+        "write",
+        lambda w: {"kind": "phone", "value": "+39 02 1234567"},
+    ),
+    C("patch", "/contacts/{contact}/points/{point}", "contacts", "write", lambda w: {"label": "work"}),
+    C("delete", "/contacts/{contact}/points/{point}", "contacts", "write"),
+    C("post", "/contacts/{contact}/tags", "contacts", "write", lambda w: {"tag_id": w["spare_tag"]}),
+    C("delete", "/contacts/{contact}/tags/{tag}", "contacts", "write"),
+    C("get", "/contacts/{contact}/consents", "consents", "read"),
+    C(
+        "post",
+        "/contacts/{contact}/consents",
+        "consents",
+        "write",
+        lambda w: {"purpose": "marketing", "channel": "sms", "status": "withdrawn", "source": "call"},
+    ),
+    C(
+        "get",
+        "/contacts/{contact}/timeline",
+        "contacts",
+        "read",
+        why="whoever sees the contact sees its timeline, with the entries their role may read",
+    ),
+    # tags
+    C("get", "/tags", "tags", "list", listed="tag"),
+    C("post", "/tags", "tags", "create", lambda w: {"name": "Gold"}),
+    C("get", "/tags/{tag}", "tags", "read"),
+    C("delete", "/tags/{tag}", "tags", "write"),
+    # sales
+    C("get", "/pipelines", "pipelines", "list", listed="pipeline"),
+    C(
+        "post",
+        "/pipelines",
+        "pipelines",
+        "create",
+        lambda w: {"name": "Renewals", "stages": [{"name": "Due", "probability": 50}]},
+    ),
+    C("get", "/pipelines/{pipeline}", "pipelines", "read"),
+    C("patch", "/pipelines/{pipeline}", "pipelines", "write", lambda w: {"name": "New business"}),
+    C(
+        "post",
+        "/pipelines/{pipeline}/stages",
+        "pipelines",
+        "write",
+        lambda w: {"name": "Won't answer", "probability": 5},
+    ),
+    C("patch", "/stages/{stage}", "pipelines", "write", lambda w: {"probability": 40}),
+    C("delete", "/stages/{empty_stage}", "pipelines", "write"),
+    C("get", "/deals", "deals", "list", listed="deal"),
+    C(
+        "post",
+        "/deals",
+        "deals",
+        "create",
+        lambda w: {"name": "Renewal 2027", "contact_id": w["contact"], "amount": "500.00"},
+        refs="contacts",
+    ),
+    C("get", "/deals/{deal}", "deals", "read"),
+    C("patch", "/deals/{deal}", "deals", "write", lambda w: {"amount": "1500.00"}),
+    C("delete", "/deals/{deal}", "deals", "write"),
+    C("get", "/deals/{deal}/history", "deals", "read"),
+    C("post", "/deals/{deal}/move", "deals", "write", lambda w: {"stage_id": w["stage"]}),
+    C("post", "/deals/{deal}/win", "deals", "write", lambda w: {}),
+    C("post", "/deals/{deal}/lose", "deals", "write", lambda w: {"reason": "price"}),
+    C(
+        "post",
+        "/deals/{deal}/reopen",
+        "deals",
+        "write",
+        lambda w: {},
+        overrides={"admin": 409, "manager": 409, "sales": 409},
+        why="the world's deal is open: reopening it is a conflict, after the visibility checks passed",
+    ),
+    C("get", "/forecast", "deals", "list"),
+    C("get", "/activities", "activities", "list", listed="activity"),
+    C(
+        "post",
+        "/activities",
+        "activities",
+        "create",
+        lambda w: {"subject": "Call back", "kind": "call", "contact_id": w["contact"]},
+        refs="contacts",
+    ),
+    C("get", "/activities/{activity}", "activities", "read"),
+    C("patch", "/activities/{activity}", "activities", "write", lambda w: {"subject": "Call Anna"}),
+    C("delete", "/activities/{activity}", "activities", "write"),
+    C("post", "/activities/{activity}/complete", "activities", "write", lambda w: {}),
+    C(
+        "post",
+        "/activities/{activity}/reopen",
+        "activities",
+        "write",
+        lambda w: {},
+        overrides={"admin": 409, "manager": 409, "sales": 409},
+        why="the world's activity is not done: reopening it is a conflict, after the visibility checks passed",
+    ),
+    C("get", "/tasks/today", "activities", "list"),
+    # orders
+    C("get", "/categories", "catalog", "list", listed="category"),
+    C("post", "/categories", "catalog", "create", lambda w: {"name": "Bowls"}),
+    C("get", "/categories/tree", "catalog", "list"),
+    C("get", "/categories/{category}", "catalog", "read"),
+    C("patch", "/categories/{category}", "catalog", "write", lambda w: {"name": "Cups"}),
+    C("delete", "/categories/{spare_category}", "catalog", "write"),
+    C("get", "/products", "catalog", "list", listed="product"),
+    C("post", "/products", "catalog", "create", lambda w: {"sku": "MUG-9", "name": "Big mug", "price": "12.00"}),
+    C("get", "/products/{product}", "catalog", "read"),
+    C("patch", "/products/{product}", "catalog", "write", lambda w: {"name": "Mug XL"}),
+    C("delete", "/products/{spare_product}", "catalog", "write"),
+    C("get", "/orders", "orders", "list", listed="order"),
+    C(
+        "post",
+        "/orders",
+        "orders",
+        "create",
+        lambda w: {"contact_id": w["contact"], "lines": [{"product_id": w["product"], "quantity": 1}]},
+        refs="contacts",
+    ),
+    C("get", "/orders/summary", "orders", "read", params=lambda w: {"contact_id": w["contact"]}),
+    C("get", "/orders/{order}", "orders", "read"),
+    C("patch", "/orders/{order}", "orders", "write", lambda w: {"notes": "leave at the door"}),
+    C("post", "/orders/{order}/confirm", "orders", "write", lambda w: {}),
+    C("post", "/orders/{order}/cancel", "orders", "write", lambda w: {"reason": "changed mind"}),
+    C(
+        "post",
+        "/orders/{shipped}/fulfil",
+        "orders",
+        "write",
+        lambda w: {},
+        overrides={"admin": 409, "manager": 409, "sales": 409},
+        why="the order is already shipped: fulfilling it again is a conflict, after the visibility checks passed",
+    ),
+    C("post", "/orders/{order}/lines", "orders", "write", lambda w: {"product_id": w["spare_product"], "quantity": 1}),
+    C("patch", "/orders/{order}/lines/{line}", "orders", "write", lambda w: {"quantity": 5}),
+    C("delete", "/orders/{order}/lines/{line}", "orders", "write"),
+    C("post", "/orders/{shipped}/shipments", "orders", "write", lambda w: {"carrier": "GLS"}),
+    C(
+        "post",
+        "/orders/{shipped}/returns",
+        "orders",
+        "write",
+        lambda w: {"reason": "wrong size", "lines": [{"order_line_id": w["shipped_line"], "quantity": 1}]},
+    ),
+    C("get", "/shipments/{shipment}", "orders", "read"),
+    C("post", "/shipments/{shipment}/delivered", "orders", "write", lambda w: {}),
+    C("get", "/returns/{return}", "orders", "read"),
+    C("post", "/returns/{return}/status", "orders", "write", lambda w: {"status": "received"}),
+    # service
+    C("get", "/sla-policies", "service_config", "list", listed="policy"),
+    C(
+        "post",
+        "/sla-policies",
+        "service_config",
+        "create",
+        lambda w: {
+            "name": "Gold",
+            "targets": [
+                {"priority": p, "first_response_minutes": 30, "resolution_minutes": 300}
+                for p in ("low", "normal", "high", "urgent")
+            ],
+        },
+    ),
+    C("get", "/sla-policies/{policy}", "service_config", "read"),
+    C("patch", "/sla-policies/{policy}", "service_config", "write", lambda w: {"name": "Silver"}),
+    C("get", "/queues", "service_config", "list", listed="queue"),
+    C("post", "/queues", "service_config", "create", lambda w: {"name": "Returns desk"}),
+    C("get", "/queues/{queue}", "service_config", "read"),
+    C("patch", "/queues/{queue}", "service_config", "write", lambda w: {"name": "Help desk"}),
+    C("get", "/tickets", "tickets", "list", listed="ticket"),
+    C("post", "/tickets", "tickets", "create", lambda w: {"subject": "Chipped plate", "contact_id": w["contact"]}),
+    C("get", "/tickets/{ticket}", "tickets", "read"),
+    C("patch", "/tickets/{ticket}", "tickets", "write", lambda w: {"priority": "high"}),
+    C("post", "/tickets/{ticket}/status", "tickets", "write", lambda w: {"status": "open"}),
+    C("post", "/tickets/{ticket}/assign", "tickets", "write", lambda w: {"assignee_id": None}),
+    C("post", "/tickets/{ticket}/first-response", "tickets", "write", lambda w: {}),
+    C("post", "/tickets/{solved}/rating", "tickets", "write", lambda w: {"rating": 5}),
+    C("get", "/articles", "articles", "list"),
+    C("post", "/articles", "articles", "create", lambda w: {"title": "Warranty", "body": "Two years."}),
+    C("get", "/articles/{article}", "articles", "read"),
+    C("patch", "/articles/{article}", "articles", "write", lambda w: {"title": "Returns and refunds"}),
+    C("delete", "/articles/{article}", "articles", "write"),
+    C("post", "/articles/{article}/publish", "articles", "write", lambda w: {}),
+    C("post", "/articles/{article}/unpublish", "articles", "write", lambda w: {}),
+    # interactions
+    C("get", "/interactions", "interactions", "list", listed="interaction"),
+    C(
+        "post",
+        "/interactions",
+        "interactions",
+        "create",
+        lambda w: {"channel": "email", "direction": "in", "contact_id": w["contact"], "subject": "Hello"},
+        refs="contacts",
+    ),
+    C("get", "/interactions/{interaction}", "interactions", "read"),
+    C(
+        "patch",
+        "/interactions/{interaction}",
+        "interactions",
+        "write",
+        lambda w: {"subject": "Call about mugs"},
+        overrides={"support": 403},
+        why="only its author (the sales rep) or a manager corrects an interaction",
+    ),
+    C(
+        "delete",
+        "/interactions/{interaction}",
+        "interactions",
+        "write",
+        overrides={"support": 403},
+        why="only its author (the sales rep) or a manager deletes an interaction",
+    ),
+    C("get", "/conversations", "interactions", "list", listed="conversation"),
+    C(
+        "post",
+        "/conversations",
+        "interactions",
+        "create",
+        lambda w: {"contact_id": w["contact"], "channel": "chat"},
+        refs="contacts",
+    ),
+    C("get", "/conversations/{conversation}", "interactions", "read"),
+]
+
+
+def expected_status(case: Case, role: str) -> int | None:
+    """The status the rules give; ``None`` means any success (2xx)."""
+    if role in case.overrides:
+        return case.overrides[role]
+    rule = MATRIX[case.resource][base_role(role)]
+    if rule.read is Scope.NONE:
+        return 404
+    other_team = outside_team(case.resource, role)
+    if other_team and case.kind in ("read", "write"):
+        return 404
+    if case.kind in ("list", "read"):
+        return None
+    if not rule.write:
+        return 403
+    if case.refs and outside_team(case.refs, role):
+        return 422
+    return None
+
+
+def outside_team(resource: str, role: str) -> bool:
+    """The world's records belong to "sales" in team North: under a TEAM rule, everyone else is outside."""
+    return MATRIX[resource][base_role(role)].read is Scope.TEAM and role != "sales"
+
+
+def fill(path: str, ids: dict[str, int]) -> str:
+    return path.format(**ids)
+
+
+def operation_key(case: Case) -> tuple[str, str]:
+    """The case's (METHOD, OpenAPI path) with the world's placeholder names turned into the schema's."""
+    return case.method.upper(), case.path
+
+
+def schema_operations() -> set[tuple[str, str]]:
+    operations = set()
+    for path, methods in api.get_openapi_schema()["paths"].items():
+        for method in methods:
+            operations.add((method.upper(), path.removeprefix("/api/v1")))
+    return operations
+
+
+def _shape(path: str) -> str:
+    """``/deals/{deal}/move`` and ``/deals/{deal_id}/move`` have the same shape ``/deals/{}/move``."""
+    return "/".join("{}" if part.startswith("{") else part for part in path.split("/"))
+
+
+def test_every_operation_has_a_case():
+    ours = {(method, _shape(path)) for method, path in map(operation_key, CASES)}
+    theirs = {(method, _shape(path)) for method, path in schema_operations()}
+
+    assert sorted(theirs - ours) == [], "endpoints without a visibility case"
+    assert sorted(ours - theirs) == [], "cases for endpoints that do not exist"
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c.method.upper()} {c.path}")
+def test_every_role_gets_what_the_rules_say(case: Case):
+    ids, tokens = build_world()
+    path = fill(case.path, ids)
+    failures = []
+    for role in ROLES:
+        expected = expected_status(case, role)
+        client = ApiClient(tokens[role])
+        savepoint = transaction.savepoint()
+        try:
+            if case.method == "get":
+                response = client.get(path, case.params(ids) if case.params else None)
+            elif case.method == "delete":
+                response = client.delete(path)
+            else:
+                response = getattr(client, case.method)(path, case.body(ids) if case.body else {})
+            status = response.status_code
+            ok = (200 <= status < 300) if expected is None else status == expected
+            if not ok:
+                failures.append(f"{role}: {status} (expected {expected or '2xx'}) {response.content[:200]!r}")
+            elif status == 404:
+                assert response.json_body == {"detail": "Not found.", "errors": []}, "a 404 must not carry data"
+            elif case.listed and status == 200:
+                listed = {row["id"] for row in response.json_body["results"]}
+                sees = not outside_team(case.resource, role)
+                if (ids[case.listed] in listed) != sees:
+                    failures.append(f"{role}: record {case.listed} {'missing from' if sees else 'leaked into'} list")
+        finally:
+            transaction.savepoint_rollback(savepoint)
+    assert not failures, "\n".join(failures)
+
+
+# ---- the number of queries of every read ---------------------------------------------------------
+
+
+def grow_world(ids: dict[str, int]) -> None:
+    """Add a second record of every kind, with children, beside the world's first ones."""
+    admin = User.objects.get(username="admin")
+    rep = User.objects.get(pk=ids["user"])
+    contact = make_contact(owner=rep, email="bruno@example.com", phone="+39 02 7654321")
+    account = make_account(owner=rep)
+    contact_services.address_add(actor=admin, owner=contact, line1="Via Verdi 3", city="Parma")
+    contact_services.address_add(actor=admin, owner=account, line1="Via Dante 4", city="Pisa")
+    contact_services.contact_link_account(actor=admin, contact=contact, account=account)
+    for tag_id in (ids["tag"], ids["spare_tag"]):
+        tag = contact_selectors.tag_get_for_actor(actor=admin, tag_id=tag_id)
+        contact_services.tag_attach(actor=admin, target=contact, tag=tag)
+        contact_services.tag_attach(actor=admin, target=account, tag=tag)
+    original = contact_selectors.contact_get_for_actor(actor=admin, contact_id=ids["contact"])
+    contact_services.contact_point_add(actor=admin, contact=original, kind="mobile", value="+39 333 1234567")
+    contact_services.consent_record(
+        actor=admin, contact=original, purpose="marketing", channel="sms", status="granted", source="shop"
+    )
+    pipeline = make_pipeline()
+    for target in (contact, original):
+        deal = make_deal(stage=stage_of(pipeline, "Lead"), owner=rep, contact=target, account=account)
+        make_activity(assignee=rep, contact=target, deal=deal, due_at=timezone.now())
+        product = make_product(category=make_category(), price=Decimal("3.00"))
+        make_order(contact=target, account=account, products=[(product, 1)])
+        service_services.ticket_create(actor=None, subject="Another question", contact=target)
+        interaction_services.interaction_log(actor=rep, channel="email", direction="in", contact=target)
+        interaction_services.conversation_create(actor=admin, contact=target, channel="chat")
+    service_services.article_create(actor=None, title="Warranty", body="Two years.", published=True)
+    service_services.queue_create(actor=None, name="Second line")
+    Team.objects.create(name="West")
+
+
+READS = [case for case in CASES if case.method == "get"]
+
+
+@pytest.mark.parametrize("case", READS, ids=lambda c: f"GET {c.path}")
+def test_reads_cost_the_same_queries_however_many_rows(case: Case):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    ids, tokens = build_world()
+    client = ApiClient(tokens["admin"])
+    path = fill(case.path, ids)
+    params = case.params(ids) if case.params else None
+    client.get(path, params)  # warm the caches that are per process, not per request
+
+    with CaptureQueriesContext(connection) as before:
+        assert client.get(path, params).status_code == 200
+    grow_world(ids)
+    with CaptureQueriesContext(connection) as after:
+        assert client.get(path, params).status_code == 200
+
+    assert len(after) == len(before), [q["sql"][:120] for q in after.captured_queries]
+    assert len(before) <= 8, [q["sql"][:120] for q in before.captured_queries]
