@@ -302,7 +302,7 @@ def order_summary(*, actor: Any, contact_id: int | None = None, account_id: int 
     # A customer the actor may not see is not found, rather than summed up as having no orders.
     if contact_id is not None:
         customer = Q(contact=customer_contact(actor=actor, contact_id=contact_id))
-    else:
+    elif account_id is not None:
         customer = Q(account=customer_account(actor=actor, account_id=account_id))
     rows = (
         order_visible(actor=actor)
