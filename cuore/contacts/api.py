@@ -144,6 +144,8 @@ def _primary(obj: Contact, kinds: tuple[str, ...]) -> str | None:
 
 
 class ContactOut(Schema):
+    """A contact as a list shows it (built from ``selectors.contact_rows``)."""
+
     id: int
     first_name: str
     last_name: str
@@ -157,18 +159,6 @@ class ContactOut(Schema):
     tags: list[str]
     created_at: dt.datetime
     updated_at: dt.datetime
-
-    @staticmethod
-    def resolve_email(obj: Contact) -> str | None:
-        return _primary(obj, (PointKind.EMAIL,))
-
-    @staticmethod
-    def resolve_phone(obj: Contact) -> str | None:
-        return _primary(obj, (PointKind.MOBILE, PointKind.PHONE))
-
-    @staticmethod
-    def resolve_tags(obj: Contact) -> list[str]:
-        return [tag.name for tag in obj.tags.all()]
 
 
 class PointOut(Schema):
@@ -209,12 +199,26 @@ class AccountLinkIn(Schema):
 
 
 class ContactDetailOut(ContactOut):
+    """A contact with its points, addresses and accounts (built from a model instance)."""
+
     language: str
     birth_date: dt.date | None
     source: str
     points: list[PointOut]
     addresses: list[AddressOut]
     accounts: list[AccountLinkOut]
+
+    @staticmethod
+    def resolve_email(obj: Contact) -> str | None:
+        return _primary(obj, (PointKind.EMAIL,))
+
+    @staticmethod
+    def resolve_phone(obj: Contact) -> str | None:
+        return _primary(obj, (PointKind.MOBILE, PointKind.PHONE))
+
+    @staticmethod
+    def resolve_tags(obj: Contact) -> list[str]:
+        return [tag.name for tag in obj.tags.all()]
 
     @staticmethod
     def resolve_points(obj: Contact):
@@ -426,9 +430,14 @@ def list_contacts(request, filters: Query[ContactFilters]):
         account_id=filters.account_id,
     )
     ordering = CONTACT_ORDERINGS[filters.ordering]
-    return page_response(
-        paginate(contacts, ordering_key=filters.ordering, ordering=ordering, cursor=filters.cursor, limit=filters.limit)
+    page = paginate(
+        contacts.values(*selectors.CONTACT_ROW_FIELDS),
+        ordering_key=filters.ordering,
+        ordering=ordering,
+        cursor=filters.cursor,
+        limit=filters.limit,
     )
+    return {"results": selectors.contact_rows(page.items), "next_cursor": page.next_cursor}
 
 
 @router.post("/contacts", response={201: ContactDetailOut})

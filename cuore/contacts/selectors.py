@@ -61,15 +61,49 @@ def contact_get_for_actor(*, actor: Any, contact_id: int) -> Contact:
     return contact
 
 
-CONTACT_LIST_PREFETCH = (
-    Prefetch(
-        "points",
-        queryset=ContactPoint.objects.filter(kind__in=[PointKind.EMAIL, PointKind.PHONE, PointKind.MOBILE]).order_by(
-            "-is_primary", "id"
-        ),
-    ),
-    "tags",
+# What a row of a contact list shows, besides the primary email, phone and tags that ``contact_rows`` adds.
+CONTACT_ROW_FIELDS = (
+    "id",
+    "first_name",
+    "last_name",
+    "title",
+    "lifecycle_stage",
+    "owner_id",
+    "team_id",
+    "created_at",
+    "updated_at",
+    "first_name_key",
+    "last_name_key",
 )
+
+
+def contact_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Complete a page of ``contacts.values(*CONTACT_ROW_FIELDS)`` rows, in two queries for the whole page.
+
+    Each row gets ``full_name``, its primary (else first) ``email`` and ``phone`` (mobile or landline)
+    and its ``tags`` by name. Plain rows instead of model instances keep a 50-row page to a few ms.
+    """
+    ids = [row["id"] for row in rows]
+    emails: dict[int, str] = {}
+    phones: dict[int, str] = {}
+    points = (
+        ContactPoint.objects.filter(contact_id__in=ids, kind__in=[PointKind.EMAIL, PointKind.PHONE, PointKind.MOBILE])
+        .order_by("-is_primary", "id")
+        .values_list("contact_id", "kind", "value")
+    )
+    for contact_id, kind, value in points:
+        (emails if kind == PointKind.EMAIL else phones).setdefault(contact_id, value)
+    tags: dict[int, list[str]] = {}
+    links = Contact.tags.through.objects.filter(contact_id__in=ids).order_by("tag__name")
+    for contact_id, name in links.values_list("contact_id", "tag__name"):
+        tags.setdefault(contact_id, []).append(name)
+    for row in rows:
+        contact_id = row["id"]
+        row["full_name"] = f"{row['first_name']} {row['last_name']}".strip()
+        row["email"] = emails.get(contact_id)
+        row["phone"] = phones.get(contact_id)
+        row["tags"] = tags.get(contact_id, [])
+    return rows
 
 
 def contact_list(
@@ -82,8 +116,8 @@ def contact_list(
     tag: str | None = None,
     account_id: int | None = None,
 ) -> QuerySet[Contact]:
-    """Return the contacts ``actor`` may see that match the filters, with what a list row shows."""
-    contacts = contact_visible(actor=actor).select_related("owner").prefetch_related(*CONTACT_LIST_PREFETCH)
+    """Return the contacts ``actor`` may see that match the filters (rows for a list: ``contact_rows``)."""
+    contacts = contact_visible(actor=actor)
     if owner_id is not None:
         contacts = contacts.filter(owner_id=owner_id)
     if team_id is not None:

@@ -87,7 +87,10 @@ def paginate(
     cursor: str | None,
     limit: int = DEFAULT_LIMIT,
 ) -> Page:
-    """Return one page of ``queryset`` in ``ordering`` and the cursor of the next page (``None`` at the end)."""
+    """Return one page of ``queryset`` in ``ordering`` and the cursor of the next page (``None`` at the end).
+
+    The queryset may yield model instances or ``values()`` dicts that include the ordering's fields.
+    """
     if not 1 <= limit <= MAX_LIMIT:
         raise ValidationFailed(field="limit", reason=f"must be between 1 and {MAX_LIMIT}")
     queryset = queryset.order_by(*ordering)
@@ -99,7 +102,9 @@ def paginate(
     if len(rows) > limit:
         rows = rows[:limit]
         last = rows[-1]
-        next_cursor = encode_cursor(ordering_key, [getattr(last, name.lstrip("-")) for name in ordering])
+        names = [name.lstrip("-") for name in ordering]
+        values = [last[n] for n in names] if isinstance(last, dict) else [getattr(last, n) for n in names]
+        next_cursor = encode_cursor(ordering_key, values)
     return Page(items=rows, next_cursor=next_cursor)
 
 

@@ -82,8 +82,8 @@ class Deal(TimeStampedModel):
 
     class Meta:
         indexes = [
-            models.Index(fields=["owner", "-id"], name="deal_owner_idx"),
-            models.Index(fields=["team", "-id"], name="deal_team_idx"),
+            models.Index(fields=["owner", "-created_at", "-id"], name="deal_owner_created_idx"),
+            models.Index(fields=["team", "-created_at", "-id"], name="deal_team_created_idx"),
             models.Index(fields=["stage", "status"], name="deal_stage_idx"),
             models.Index(fields=["status", "expected_close"], name="deal_status_close_idx"),
             models.Index(fields=["contact", "-id"], name="deal_contact_idx"),
