@@ -34,6 +34,9 @@ def _setup_django() -> None:
         django.setup()
     except ImproperlyConfigured as exc:
         raise CommandError(f"configuration: {exc}") from None
+    except OSError as exc:
+        # Loading the settings may write the generated secret key into the data directory.
+        raise CommandError(f"configuration: cannot write {exc.filename}: {exc.strerror}") from None
     from django.conf import settings
 
     try:
@@ -100,7 +103,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     logins = demo_users_ensure()
     address = f"http://{args.host}:{args.port}"
     print()
-    print(f"Cuore is ready at {address}")
+    if args.no_serve:
+        print(f"Cuore's data is ready: `cuore serve` serves it at {address}")
+    else:
+        print(f"Cuore is ready at {address}")
     print("Log in with any of these users (all share the password shown):")
     for login in logins:
         print(f"  {login.username:<10} {login.role:<10} password: {login.password}")

@@ -34,7 +34,8 @@ def user_get_for_actor(*, actor: User, user_id: int) -> User:
 
 
 def user_get_by_username(username: str) -> User | None:
-    return User.objects.select_related("team").filter(username=username).first()
+    """Find a user by name, whatever the case (names are unique regardless of case)."""
+    return User.objects.select_related("team").filter(username__iexact=username).first()
 
 
 def team_list(*, actor: User) -> QuerySet[Team]:
