@@ -146,6 +146,8 @@ def run_cases(*, repeat: int) -> list[Row]:
     deep = encode_cursor("-id", [values["max_id"] // 2])
     deep_name = encode_cursor("name", ["m", "", 0])
     cases = [
+        # Not a target: what the stack (middleware, token check, ninja, JSON) costs around one trivial query.
+        ("the stack alone: GET /me", admin, "/api/v1/me", {}),
         ("contact list, first page", admin, "/api/v1/contacts", {"limit": 50}),
         ("contact list, deep cursor (-id)", admin, "/api/v1/contacts", {"limit": 50, "cursor": deep}),
         (
