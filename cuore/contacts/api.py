@@ -9,7 +9,7 @@ from ninja import Field, Query, Router, Schema, Status
 
 from cuore.contacts import selectors, services
 from cuore.contacts.models import Account, Contact, PointKind
-from cuore.core.api import Id, PathId, idempotent_create, page_of, page_response
+from cuore.core.api import Id, PathId, idempotent_create, page_of, page_response, patch_data
 from cuore.core.errors import reference
 from cuore.core.pagination import paginate
 from cuore.users.selectors import team_get_for_actor, user_get_for_actor
@@ -359,7 +359,9 @@ def get_account(request, account_id: PathId):
 def update_account(request, account_id: PathId, payload: AccountPatch):
     account = selectors.account_get_for_actor(actor=request.auth, account_id=account_id)
     return services.account_update(
-        actor=request.auth, account=account, data=_people(request.auth, payload.dict(exclude_unset=True))
+        actor=request.auth,
+        account=account,
+        data=_people(request.auth, patch_data(payload, nullable={"owner_id", "team_id"})),
     )
 
 
@@ -388,7 +390,7 @@ def add_account_address(request, account_id: PathId, payload: AddressIn):
 def update_account_address(request, account_id: PathId, address_id: PathId, payload: AddressPatch):
     account = selectors.account_get_for_actor(actor=request.auth, account_id=account_id)
     address = selectors.address_get(owner=account, address_id=address_id)
-    return services.address_update(actor=request.auth, address=address, data=payload.dict(exclude_unset=True))
+    return services.address_update(actor=request.auth, address=address, data=patch_data(payload))
 
 
 @router.delete("/accounts/{account_id}/addresses/{address_id}", response={204: None})
@@ -459,7 +461,9 @@ def get_contact(request, contact_id: PathId):
 def update_contact(request, contact_id: PathId, payload: ContactPatch):
     contact = selectors.contact_get_for_actor(actor=request.auth, contact_id=contact_id)
     services.contact_update(
-        actor=request.auth, contact=contact, data=_people(request.auth, payload.dict(exclude_unset=True))
+        actor=request.auth,
+        contact=contact,
+        data=_people(request.auth, patch_data(payload, nullable={"owner_id", "team_id", "birth_date"})),
     )
     return selectors.contact_get_for_actor(actor=request.auth, contact_id=contact_id)
 
@@ -489,7 +493,7 @@ def add_point(request, contact_id: PathId, payload: PointIn):
 def update_point(request, contact_id: PathId, point_id: PathId, payload: PointPatch):
     contact = selectors.contact_get_for_actor(actor=request.auth, contact_id=contact_id)
     point = selectors.contact_point_get(contact=contact, point_id=point_id)
-    return services.contact_point_update(actor=request.auth, point=point, data=payload.dict(exclude_unset=True))
+    return services.contact_point_update(actor=request.auth, point=point, data=patch_data(payload))
 
 
 @router.delete("/contacts/{contact_id}/points/{point_id}", response={204: None})
@@ -519,7 +523,7 @@ def add_contact_address(request, contact_id: PathId, payload: AddressIn):
 def update_contact_address(request, contact_id: PathId, address_id: PathId, payload: AddressPatch):
     contact = selectors.contact_get_for_actor(actor=request.auth, contact_id=contact_id)
     address = selectors.address_get(owner=contact, address_id=address_id)
-    return services.address_update(actor=request.auth, address=address, data=payload.dict(exclude_unset=True))
+    return services.address_update(actor=request.auth, address=address, data=patch_data(payload))
 
 
 @router.delete("/contacts/{contact_id}/addresses/{address_id}", response={204: None})

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Annotated, Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -126,6 +126,15 @@ def install_error_handlers(api: NinjaAPI) -> None:
     @api.exception_handler(HttpError)
     def on_http_error(request, exc: HttpError):
         return error_response(api, request, exc.status_code, str(exc))
+
+
+def patch_data(payload: Schema, *, nullable: Collection[str] = ()) -> dict[str, Any]:
+    """The fields a PATCH body sets. ``null`` clears only the fields in ``nullable``; elsewhere it is a 422."""
+    data = payload.dict(exclude_unset=True)
+    errors = {name: "cannot be null" for name, value in data.items() if value is None and name not in nullable}
+    if errors:
+        raise ValidationFailed(errors)
+    return data
 
 
 _page_schemas: dict[type, type] = {}

@@ -8,7 +8,7 @@ from typing import Literal
 
 from ninja import Field, Query, Router, Schema, Status
 
-from cuore.core.api import Id, PathId, Text, idempotent_create, page_of, page_response
+from cuore.core.api import Id, PathId, Text, idempotent_create, page_of, page_response, patch_data
 from cuore.core.errors import ValidationFailed, reference
 from cuore.core.pagination import paginate
 from cuore.orders import selectors, services
@@ -439,10 +439,7 @@ def get_product(request, product_id: PathId):
 @router.patch("/products/{product_id}", response=ProductOut)
 def update_product(request, product_id: PathId, payload: ProductPatch):
     product = selectors.product_get_for_actor(actor=request.auth, product_id=product_id)
-    data = _category_ref(request.auth, payload.dict(exclude_unset=True))
-    for field in ("sku", "name", "price", "cost", "currency", "active"):
-        if field in data and data[field] is None:
-            raise ValidationFailed(field=field, reason="cannot be null")
+    data = _category_ref(request.auth, patch_data(payload, nullable={"category_id"}))
     services.product_update(actor=request.auth, product=product, data=data)
     return selectors.product_get_for_actor(actor=request.auth, product_id=product_id)
 
@@ -501,9 +498,7 @@ def get_order(request, order_id: PathId):
 @router.patch("/orders/{order_id}", response=OrderDetailOut)
 def update_order(request, order_id: PathId, payload: OrderPatch):
     order = selectors.order_get_for_actor(actor=request.auth, order_id=order_id)
-    data = _customers(request.auth, payload.dict(exclude_unset=True))
-    if "channel" in data and data["channel"] is None:
-        raise ValidationFailed(field="channel", reason="cannot be null")
+    data = _customers(request.auth, patch_data(payload, nullable={"notes", "contact_id", "account_id", "placed_at"}))
     return _detail(request, services.order_update(actor=request.auth, order=order, data=data))
 
 
@@ -523,10 +518,7 @@ def add_order_line(request, order_id: PathId, payload: OrderLineIn):
 def update_order_line(request, order_id: PathId, line_id: PathId, payload: OrderLinePatch):
     order = selectors.order_get_for_actor(actor=request.auth, order_id=order_id)
     line = selectors.order_line_get(order=order, line_id=line_id)
-    data = payload.dict(exclude_unset=True)
-    for field, value in data.items():
-        if value is None:
-            raise ValidationFailed(field=field, reason="cannot be null")
+    data = patch_data(payload)
     services.order_line_update(actor=request.auth, line=line, data=data)
     return _detail(request, order)
 

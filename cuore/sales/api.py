@@ -12,7 +12,7 @@ from django.utils import timezone
 from ninja import Field, Query, Router, Schema, Status
 from pydantic import AfterValidator
 
-from cuore.core.api import Id, PathId, idempotent_create, page_of, page_response
+from cuore.core.api import Id, PathId, idempotent_create, page_of, page_response, patch_data
 from cuore.core.errors import reference
 from cuore.core.pagination import paginate
 from cuore.core.visibility import require_write
@@ -369,7 +369,7 @@ def get_pipeline(request, pipeline_id: PathId):
 @router.patch("/pipelines/{pipeline_id}", response=PipelineOut, summary="Rename a pipeline or make it the default")
 def update_pipeline(request, pipeline_id: PathId, payload: PipelinePatch):
     pipeline = selectors.pipeline_get_for_write(actor=request.auth, pipeline_id=pipeline_id)
-    services.pipeline_update(actor=request.auth, pipeline=pipeline, data=payload.dict(exclude_unset=True))
+    services.pipeline_update(actor=request.auth, pipeline=pipeline, data=patch_data(payload))
     return selectors.pipeline_get_for_actor(actor=request.auth, pipeline_id=pipeline_id)
 
 

@@ -7,7 +7,7 @@ from typing import Literal
 
 from ninja import Field, Query, Router, Schema, Status
 
-from cuore.core.api import Id, PathId, idempotent_create, page_of, page_response
+from cuore.core.api import Id, PathId, idempotent_create, page_of, page_response, patch_data
 from cuore.core.pagination import paginate
 from cuore.users import selectors, services
 
@@ -135,7 +135,7 @@ def create_user(request, payload: UserIn):
 @router.patch("/users/{user_id}", response=UserOut)
 def update_user(request, user_id: PathId, payload: UserPatch):
     user = selectors.user_get_for_actor(actor=request.auth, user_id=user_id)
-    data = payload.dict(exclude_unset=True)
+    data = patch_data(payload, nullable={"team_id"})
     if "team_id" in data:
         data["team"] = _team_or_none(request.auth, data.pop("team_id"))
     return services.user_update(actor=request.auth, user=user, data=data)
