@@ -58,6 +58,16 @@ class ApiClient:
         return self._call("delete", path, **kw)
 
 
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Each test starts with an empty cache (throttling counts live there)."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
 @pytest.fixture
 def team(db) -> Team:
     return Team.objects.create(name="North")

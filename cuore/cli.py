@@ -110,8 +110,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print("Log in with any of these users (all share the password shown):")
     for login in logins:
         print(f"  {login.username:<10} {login.role:<10} password: {login.password}")
-    print("API: create a token with")
-    print(f"  cuore token create --user {logins[0].username}")
+    first = logins[0]
+    print("API: exchange a login for a token")
+    print(
+        "  curl -X POST -H 'Content-Type: application/json' "
+        f"""-d '{{"username": "{first.username}", "password": "{first.password}"}}' {address}/api/v1/auth/token"""
+    )
+    print("or create one on this machine with")
+    print(f"  cuore token create --user {first.username}")
+    print("then")
     print(f"  curl -H 'Authorization: Bearer <token>' {address}/api/v1/contacts  (docs: {address}/api/v1/docs)")
     if args.no_serve:
         return 0

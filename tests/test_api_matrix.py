@@ -209,6 +209,15 @@ CASES = [
     ),
     C(
         "post",
+        "/auth/token",
+        "users",
+        "create",
+        lambda w: {"username": "sales", "password": "Secret-pass-123"},
+        overrides={r: 201 for r in ROLES},
+        why="public: the credentials in the body decide, not the caller's token",
+    ),
+    C(
+        "post",
         "/tokens/{token}/revoke",
         "users",
         "write",

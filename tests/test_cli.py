@@ -416,6 +416,10 @@ def test_demo_loads_prints_the_logins_and_reloads_only_with_reset(data_dir):
         assert f"  {username:<10} " in first.stdout
     assert first.stdout.count("password: cuore-demo-2026") == len(DEMO_USERNAMES)
     assert "  cuore token create --user admin\n" in first.stdout
+    assert (
+        """-d '{"username": "admin", "password": "cuore-demo-2026"}' http://127.0.0.1:8000/api/v1/auth/token\n"""
+        in first.stdout
+    )
     assert "curl -H 'Authorization: Bearer <token>' http://127.0.0.1:8000/api/v1/contacts" in first.stdout
     loaded = crm_dump(data_dir)
     assert len(loaded["contacts_contact"]) == 30

@@ -6,6 +6,8 @@ import datetime as dt
 from typing import Literal
 
 from ninja import Field, Query, Router, Schema, Status
+from ninja.errors import HttpError
+from ninja.throttling import AnonRateThrottle
 
 from cuore.core.api import Id, PathId, idempotent_create, page_of, page_response, patch_data
 from cuore.core.pagination import paginate
@@ -82,6 +84,12 @@ class TokenCreatedOut(TokenOut):
 
 class TokenIn(Schema):
     name: str = Field("", max_length=100)
+
+
+class CredentialsIn(Schema):
+    username: str = Field(min_length=1, max_length=150)
+    password: str = Field(min_length=1, max_length=1024)
+    name: str = Field("", max_length=100, description="a label for the token, e.g. the machine it is for")
 
 
 USER_ORDERINGS = {"username": ("username", "id"), "id": ("id",)}
@@ -178,6 +186,24 @@ def list_tokens(request, cursor: str | None = None, limit: int = 50):
 @router.post("/tokens", response={201: TokenCreatedOut}, summary="Issue a token for the caller (shown once)")
 def create_token(request, payload: TokenIn):
     issued = services.token_create(actor=request.auth, user=request.auth, name=payload.name)
+    issued.token.token = issued.raw
+    return Status(201, issued.token)
+
+
+@router.post(
+    "/auth/token",
+    auth=None,
+    response={201: TokenCreatedOut},
+    throttle=[AnonRateThrottle("10/m")],
+    summary="Exchange a username and password for an API token (shown once)",
+)
+def token_from_password(request, payload: CredentialsIn):
+    """No bearer token needed. Ten attempts a minute per address; a wrong password is a 401."""
+    issued = services.token_create_with_password(
+        username=payload.username, password=payload.password, name=payload.name
+    )
+    if issued is None:
+        raise HttpError(401, "Wrong username or password.")
     issued.token.token = issued.raw
     return Status(201, issued.token)
 

@@ -6,6 +6,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 
+from django.contrib.auth import authenticate
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
@@ -150,6 +151,20 @@ def token_create(*, actor: User | None, user: User, name: str = "") -> IssuedTok
         changes={"user": [None, user.pk], "name": [None, token.name]},
     )
     return IssuedToken(token=token, raw=raw)
+
+
+def token_create_with_password(*, username: str, password: str, name: str = "") -> IssuedToken | None:
+    """Issue a token to whoever proves they are ``username``; ``None`` for wrong or inactive credentials.
+
+    The answer does not say which of the two was wrong. The token acts as the user, so the user is
+    also the actor of the audit entry.
+    """
+    # Names are unique whatever the case: log in whatever the case (Django's own look-up is exact).
+    canonical = User.objects.filter(username__iexact=username).values_list("username", flat=True).first()
+    user = authenticate(username=canonical or username, password=password)
+    if user is None:
+        return None
+    return token_create(actor=user, user=user, name=name or "password login")
 
 
 @transaction.atomic

@@ -129,3 +129,69 @@ def test_users_list_paginates_with_cursor(make_user, api_for):
     names = [u["username"] for page in (first, second, third) for u in page.json_body["results"]]
     assert names == ["a0", "a1", "a2", "a3", "a4"]
     assert third.json_body["next_cursor"] is None
+
+
+def test_a_username_and_password_buy_a_working_token(make_user):
+    from conftest import ApiClient
+
+    user = make_user(role="sales", username="giulia")
+
+    response = ApiClient(None).post("/auth/token", {"username": "GIULIA", "password": "Secret-pass-123"})
+
+    assert response.status_code == 201
+    raw = response.json_body["token"]
+    assert ApiClient(raw).get("/me").json_body["username"] == "giulia"
+    token = ApiToken.objects.get(user=user)
+    assert (token.name, token.key_hash != raw) == ("password login", True)
+    entry = AuditEntry.objects.get(action="token.create")
+    assert (entry.actor_id, entry.channel) == (user.pk, "api")
+
+
+@pytest.mark.parametrize(
+    "credentials",
+    [
+        {"username": "giulia", "password": "wrong-password"},
+        {"username": "nobody", "password": "Secret-pass-123"},
+    ],
+)
+def test_wrong_credentials_are_401_and_say_not_which(make_user, credentials):
+    from conftest import ApiClient
+
+    make_user(username="giulia")
+
+    response = ApiClient(None).post("/auth/token", credentials)
+
+    assert (response.status_code, response.json_body) == (401, {"detail": "Wrong username or password.", "errors": []})
+    assert not ApiToken.objects.exists()
+
+
+def test_an_inactive_user_gets_no_token(make_user):
+    from conftest import ApiClient
+
+    user = make_user(username="gone")
+    User.objects.filter(pk=user.pk).update(is_active=False)
+
+    response = ApiClient(None).post("/auth/token", {"username": "gone", "password": "Secret-pass-123"})
+
+    assert response.status_code == 401
+
+
+def test_password_guessing_is_throttled(make_user):
+    from conftest import ApiClient
+
+    make_user(username="giulia")
+    client = ApiClient(None)
+    statuses = [
+        client.post("/auth/token", {"username": "giulia", "password": f"guess-{n}"}).status_code for n in range(12)
+    ]
+
+    assert statuses[:10] == [401] * 10
+    assert statuses[10:] == [429, 429]
+    # Even the right password waits out the minute.
+    assert client.post("/auth/token", {"username": "giulia", "password": "Secret-pass-123"}).status_code == 429
+
+
+def test_the_site_root_leads_to_the_api_docs(client):
+    response = client.get("/")
+
+    assert (response.status_code, response["Location"]) == (302, "/api/v1/docs")
