@@ -8,9 +8,11 @@ from typing import Annotated, Literal
 from ninja import Field, Query, Router, Schema, Status
 
 from cuore.contacts.selectors import account_get_for_actor, contact_get_for_actor
-from cuore.core.api import Id, PathId, idempotent_create, page_of, page_response
+from cuore.core.api import IDEMPOTENCY_HEADER, Id, PathId, idempotent_create, page_of, page_response, patch_data
 from cuore.core.errors import Conflict, ValidationFailed, reference
+from cuore.core.models import IdempotencyRecord
 from cuore.core.pagination import paginate
+from cuore.core.visibility import require_write
 from cuore.interactions import selectors, services
 from cuore.orders.selectors import order_get_for_actor
 from cuore.sales.selectors import deal_get_for_actor
@@ -170,7 +172,13 @@ def log_interaction(request, payload: InteractionIn):
     """Log a touch with a customer. With `source` + `external_id` the same message is logged once:
     sending it again answers 200 with the first copy."""
     actor = request.auth
-    if payload.external_id.strip() and payload.source.strip():
+    # Before the lookup below: a role that may not log must not learn which ids are recorded.
+    require_write(actor, "interactions")
+    # A retry under an Idempotency-Key already used is answered by ``idempotent_create`` (the stored
+    # answer, or a 422 for another body), not by the lookup of the external id.
+    key = (request.headers.get(IDEMPOTENCY_HEADER) or "").strip()
+    replay = bool(key) and IdempotencyRecord.objects.filter(user=actor, key=key).exists()
+    if not replay and payload.external_id.strip() and payload.source.strip():
         existing = selectors.interaction_find_external(
             source=payload.source.strip(), external_id=payload.external_id.strip()
         )
@@ -221,11 +229,7 @@ def get_interaction(request, interaction_id: PathId):
 @router.patch("/interactions/{interaction_id}", response=InteractionOut)
 def update_interaction(request, interaction_id: PathId, payload: InteractionPatch):
     interaction = selectors.interaction_get_for_actor(actor=request.auth, interaction_id=interaction_id)
-    data = payload.dict(exclude_unset=True)
-    for name in ("channel", "direction", "occurred_at", "subject", "body"):
-        if name in data and data[name] is None:
-            raise ValidationFailed(field=name, reason="cannot be null")
-    return services.interaction_update(actor=request.auth, interaction=interaction, data=data)
+    return services.interaction_update(actor=request.auth, interaction=interaction, data=patch_data(payload))
 
 
 @router.delete("/interactions/{interaction_id}", response={204: None})
