@@ -58,6 +58,13 @@ class ApiClient:
         return self._call("delete", path, **kw)
 
 
+def pytest_sessionstart(session):
+    """The pages are tested in Italian too: compile any translation catalogue that changed."""
+    from cuore.core.i18n import compile_catalogues
+
+    compile_catalogues()
+
+
 @pytest.fixture(autouse=True)
 def _fresh_cache():
     """Each test starts with an empty cache (throttling counts live there)."""

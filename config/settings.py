@@ -35,6 +35,7 @@ INSTALLED_APPS = [
     "cuore.orders",
     "cuore.service",
     "cuore.interactions",
+    "cuore.home",
     "cuore.demo",
 ]
 
@@ -46,6 +47,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "cuore.users.middleware.UserLanguageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "cuore.core.middleware.AuditChannelMiddleware",
@@ -88,6 +90,20 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATIC_ROOT = DATA_DIR / "static"
+# The front-end packages (package.json, installed by `npm ci`) are served from node_modules as they are.
+NODE_MODULES = BASE_DIR / "node_modules"
+VENDOR_STATIC = {
+    "bootstrap": "bootstrap/dist",
+    "bootstrap-icons": "bootstrap-icons/font",
+    "htmx": "htmx.org/dist",
+    "chart.js": "chart.js/dist",
+    "sortablejs": "sortablejs",
+}
+STATICFILES_DIRS = [(f"vendor/{name}", NODE_MODULES / path) for name, path in VENDOR_STATIC.items()]
+
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "login"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},

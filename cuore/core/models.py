@@ -77,3 +77,21 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id}:{self.key}"
+
+
+class SavedView(models.Model):
+    """A user's named view of a list: its filters, sorting and columns, as a query string."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="saved_views")
+    list_name = models.CharField(max_length=32)
+    name = models.CharField(max_length=100)
+    query = models.CharField(max_length=2000, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "list_name", "name"], name="savedview_user_list_name_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.list_name}: {self.name}"

@@ -115,6 +115,20 @@ def user_update(*, actor: User, user: User, data: dict) -> User:
 
 
 @transaction.atomic
+def user_set_language(*, user: User, language: str) -> User:
+    """Set the language the web application speaks to ``user`` (their own choice: no role needed)."""
+    choices = dict(User._meta.get_field("language").choices or [])
+    if language not in choices:
+        raise ValidationFailed(field="language", reason=f"must be one of {', '.join(choices)}")
+    if user.language != language:
+        before = user.language
+        user.language = language
+        user.save(update_fields=["language"])
+        audit_record(actor=user, action="user.update", instance=user, changes={"language": [before, language]})
+    return user
+
+
+@transaction.atomic
 def user_set_password(*, actor: User | None, user: User, password: str) -> None:
     """Set a user's password after checking it against the password rules."""
     try:

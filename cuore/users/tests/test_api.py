@@ -189,9 +189,3 @@ def test_password_guessing_is_throttled(make_user):
     assert statuses[10:] == [429, 429]
     # Even the right password waits out the minute.
     assert client.post("/auth/token", {"username": "giulia", "password": "Secret-pass-123"}).status_code == 429
-
-
-def test_the_site_root_leads_to_the_api_docs(client):
-    response = client.get("/")
-
-    assert (response.status_code, response["Location"]) == (302, "/api/v1/docs")

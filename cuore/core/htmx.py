@@ -1,0 +1,15 @@
+"""Small helpers for views that answer both full page loads and HTMX requests."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest
+
+
+def is_htmx(request: HttpRequest) -> bool:
+    """Tell whether the request came from HTMX (and so wants a fragment, not a page)."""
+    return request.headers.get("HX-Request") == "true"
+
+
+def fragment_or_page(request: HttpRequest, page: str, fragment: str) -> str:
+    """The template to render: the fragment for HTMX, the whole page otherwise."""
+    return fragment if is_htmx(request) else page
