@@ -6,7 +6,7 @@ from pathlib import Path
 
 from django.utils.translation import gettext_lazy as _
 
-from config.env import env_bool, env_database, env_email, env_list, env_path, env_secret_key
+from config.env import env_bool, env_database, env_email, env_int, env_list, env_path, env_secret_key
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -114,9 +114,18 @@ CSRF_COOKIE_HTTPONLY = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
-if not DEBUG:
-    SESSION_COOKIE_SECURE = env_bool("CUORE_SECURE_COOKIES", True)
-    CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+# Production (CUORE_DEBUG=0) assumes HTTPS, usually terminated by a proxy that sets X-Forwarded-Proto:
+# redirect plain HTTP, send HSTS, keep cookies to HTTPS. CUORE_HTTPS=0 serves plain HTTP (a closed LAN).
+HTTPS = env_bool("CUORE_HTTPS", not DEBUG)
+if HTTPS:
+    SECURE_SSL_REDIRECT = True
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_HSTS_SECONDS = env_int("CUORE_HSTS_SECONDS", 31_536_000, minimum=0)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = env_bool("CUORE_HSTS_PRELOAD", True)
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 
 NINJA_PAGINATION_MAX_LIMIT = 200
 

@@ -36,6 +36,7 @@ def main() -> int:
     os.environ["CUORE_DATA_DIR"] = str(data_dir)
     os.environ.setdefault("CUORE_ALLOWED_HOSTS", "testserver,127.0.0.1,localhost")
     os.environ.setdefault("CUORE_DEBUG", "0")
+    os.environ.setdefault("CUORE_HTTPS", "0")  # in-process requests are plain HTTP
     os.environ.setdefault("CUORE_SECRET_KEY", "bench-secret-key-bench-secret-key-bench-secret")
     os.environ.pop("CUORE_DATABASE_URL", None)
     database = data_dir / "cuore.sqlite3"
