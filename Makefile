@@ -50,6 +50,7 @@ endif
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.api
+	$(BIN)/python -m bench.web
 
 clean:
 	rm -rf $(VENV) var node_modules .pytest_cache .ruff_cache .mypy_cache
