@@ -20,6 +20,20 @@ def env_str(name: str, default: str) -> str:
     return os.environ.get(name, default)
 
 
+def env_time_zone(name: str, default: str) -> str:
+    """An IANA time zone name such as ``Europe/Rome``."""
+    import zoneinfo
+
+    raw = os.environ.get(name, default).strip()
+    try:
+        zoneinfo.ZoneInfo(raw)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ImproperlyConfigured(
+            f"{name}={raw!r} is not a time zone: use a name such as Europe/Rome or UTC."
+        ) from None
+    return raw
+
+
 def env_bool(name: str, default: bool) -> bool:
     raw = os.environ.get(name)
     if raw is None:

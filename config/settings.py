@@ -6,7 +6,16 @@ from pathlib import Path
 
 from django.utils.translation import gettext_lazy as _
 
-from config.env import env_bool, env_database, env_email, env_int, env_list, env_path, env_secret_key
+from config.env import (
+    env_bool,
+    env_database,
+    env_email,
+    env_int,
+    env_list,
+    env_path,
+    env_secret_key,
+    env_time_zone,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -85,7 +94,8 @@ LANGUAGE_CODE = "en"
 LANGUAGES = [("en", _("English")), ("it", _("Italian"))]
 LOCALE_PATHS = [BASE_DIR / "cuore" / "locale"]
 USE_I18N = True
-TIME_ZONE = "UTC"
+# Times are stored in UTC and the API answers in UTC; pages show them, and forms read them, here.
+TIME_ZONE = env_time_zone("CUORE_TIME_ZONE", "Europe/Rome")
 USE_TZ = True
 
 STATIC_URL = "/static/"

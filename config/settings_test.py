@@ -11,6 +11,7 @@ os.environ.setdefault("CUORE_DATA_DIR", tempfile.mkdtemp(prefix="cuore-test-"))
 os.environ.setdefault("CUORE_SECRET_KEY", "test-secret-key-that-is-long-enough-for-django")
 os.environ.setdefault("CUORE_DEBUG", "1")
 os.environ.setdefault("CUORE_EMAIL_URL", "locmem:")
+os.environ.setdefault("CUORE_TIME_ZONE", "UTC")
 
 from config.env import parse_database_url
 from config.settings import *  # noqa: F403

@@ -17,7 +17,7 @@ def test_check_deploy_is_clean_under_production_settings(tmp_path):
     env = {
         key: value
         for key, value in os.environ.items()
-        if not key.startswith("CUORE_") and key != "DJANGO_SETTINGS_MODULE"
+        if not key.startswith("CUORE_") and key not in ("DJANGO_SETTINGS_MODULE", "DJANGO_ALLOW_ASYNC_UNSAFE")
     }
     env.update(
         CUORE_DEBUG="0",
