@@ -105,6 +105,8 @@ class Contact(TimeStampedModel):
             models.Index(fields=["team", "-id"], name="contact_team_idx"),
             models.Index(fields=["lifecycle_stage", "-id"], name="contact_stage_idx"),
             models.Index(fields=["-updated_at", "-id"], name="contact_updated_idx"),
+            # The dashboard's new contacts per month: one range count per month.
+            models.Index(fields=["created_at"], name="contact_created_idx"),
         ]
         constraints = [
             models.CheckConstraint(condition=~(Q(first_name="") & Q(last_name="")), name="contact_name_required"),

@@ -8,12 +8,18 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from django.db.models import Count, Prefetch, QuerySet, Sum
-from django.db.models.functions import TruncMonth
+from django.db.models import Count, F, Prefetch, Q, QuerySet, Sum, Window
+from django.db.models.functions import RowNumber, TruncMonth
 from django.utils import timezone
 
 from cuore.contacts.models import Account, Contact
-from cuore.contacts.selectors import account_visible, contact_visible
+from cuore.contacts.selectors import (
+    account_visible,
+    contact_visible,
+    month_of,
+    month_start_time,
+    recent_month_starts,
+)
 from cuore.core.errors import NotFound
 from cuore.core.normalize import text_key
 from cuore.core.pagination import prefix_q
@@ -147,6 +153,87 @@ def deal_history(*, deal: Deal) -> QuerySet[DealStageChange]:
     return DealStageChange.objects.filter(deal=deal).select_related("from_stage", "to_stage")
 
 
+# ---- the board -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StageTotal:
+    """The open deals of one stage in one currency: how many, their amount, and the amount weighted by the stage."""
+
+    currency: str
+    deals: int
+    amount: Decimal
+    weighted_amount: Decimal
+
+
+@dataclass(frozen=True)
+class BoardColumn:
+    """One stage of the board: its newest open deals (at most the board's cap) and the totals of all of them."""
+
+    stage: Stage
+    deals: list[Deal]
+    totals: list[StageTotal]
+
+    @property
+    def count(self) -> int:
+        return sum(total.deals for total in self.totals)
+
+    @property
+    def has_more(self) -> bool:
+        return self.count > len(self.deals)
+
+
+def deal_stage_totals(*, actor: Any, stages: list[Stage]) -> dict[int, list[StageTotal]]:
+    """Return, for each of ``stages``, the open deals ``actor`` may see summed per currency (one query).
+
+    The weighted amount is the amount × the stage's win probability / 100, rounded half up to the cent.
+    """
+    require_read(actor, "deals", "deal")
+    by_id = {stage.pk: stage for stage in stages}
+    rows = (
+        deal_visible(actor=actor)
+        .filter(stage_id__in=list(by_id), status=DealStatus.OPEN)
+        .values("stage_id", "currency")
+        .annotate(deals=Count("id"), amount=Sum("amount"))
+        .order_by("stage_id", "currency")
+    )
+    totals: dict[int, list[StageTotal]] = {pk: [] for pk in by_id}
+    for row in rows:
+        amount = Decimal(row["amount"]).quantize(_CENT)
+        weighted = (amount * by_id[row["stage_id"]].probability / 100).quantize(_CENT, rounding=ROUND_HALF_UP)
+        totals[row["stage_id"]].append(
+            StageTotal(currency=row["currency"], deals=row["deals"], amount=amount, weighted_amount=weighted)
+        )
+    return totals
+
+
+def deal_board(*, actor: Any, pipeline: Pipeline, per_stage: int = 50) -> list[BoardColumn]:
+    """Return the Kanban board of ``pipeline``: per stage, in order, its newest open deals ``actor`` may see.
+
+    Each column holds at most ``per_stage`` deals (newest first, with their owner) and the totals of all
+    the open deals of its stage. Two queries whatever the number of stages and deals (one more when the
+    pipeline's stages were not prefetched).
+    """
+    require_read(actor, "deals", "deal")
+    stages = sorted(pipeline.stages.all(), key=lambda stage: (stage.position, stage.pk))
+    newest_first = [F("created_at").desc(), F("id").desc()]
+    ranked = (
+        deal_visible(actor=actor)
+        .filter(pipeline=pipeline, status=DealStatus.OPEN)
+        .annotate(rank=Window(RowNumber(), partition_by=[F("stage_id")], order_by=newest_first))
+        .filter(rank__lte=per_stage)
+        .select_related("owner")
+        .order_by(*newest_first)
+    )
+    by_id = {stage.pk: stage for stage in stages}
+    cards: dict[int, list[Deal]] = {pk: [] for pk in by_id}
+    for card in ranked:
+        card.stage = by_id[card.stage_id]  # the cards may show their stage: no query per card
+        cards[card.stage_id].append(card)
+    totals = deal_stage_totals(actor=actor, stages=stages)
+    return [BoardColumn(stage=stage, deals=cards[stage.pk], totals=totals[stage.pk]) for stage in stages]
+
+
 # ---- activities ----------------------------------------------------------------------------------
 
 
@@ -216,8 +303,21 @@ def tasks_due(*, actor: Any, day: dt.date) -> QuerySet[Activity]:
     The day ends at midnight in the current time zone (UTC unless the request activated another).
     """
     require_read(actor, "activities", "activity")
-    day_end = timezone.make_aware(dt.datetime.combine(day + dt.timedelta(days=1), dt.time.min))
-    return Activity.objects.filter(assignee=actor, done=False, due_at__lt=day_end)
+    return Activity.objects.filter(assignee=actor, done=False, due_at__lt=_day_end(day))
+
+
+def _day_end(day: dt.date) -> dt.datetime:
+    return timezone.make_aware(dt.datetime.combine(day + dt.timedelta(days=1), dt.time.min))
+
+
+def tasks_due_for_team(*, actor: Any, day: dt.date, team_id: int | None = None) -> QuerySet[Activity]:
+    """Return the open activities ``actor`` may see, whoever they are assigned to, due by the end of ``day``.
+
+    With ``team_id``, only those of that team. What a manager looks at to see how the team is doing.
+    """
+    require_read(actor, "activities", "activity")
+    tasks = activity_visible(actor=actor).filter(done=False, due_at__lt=_day_end(day))
+    return tasks.filter(team_id=team_id) if team_id is not None else tasks
 
 
 # ---- forecast ------------------------------------------------------------------------------------
@@ -290,3 +390,153 @@ def forecast(*, actor: Any, pipeline_id: int | None = None) -> Forecast:
         months=[_line(month, currency, months[(month, currency)]) for month, currency in ordered],
         totals=[_line(None, currency, totals[currency]) for currency in sorted(totals)],
     )
+
+
+# ---- dashboard aggregations ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StageSummary:
+    """One stage of a pipeline with its open deals, one total per currency (never added across currencies)."""
+
+    stage_id: int
+    name: str
+    position: int
+    probability: int
+    totals: list[StageTotal]
+
+    @property
+    def deals(self) -> int:
+        return sum(total.deals for total in self.totals)
+
+    def total_in(self, currency: str) -> StageTotal | None:
+        return next((total for total in self.totals if total.currency == currency), None)
+
+
+@dataclass(frozen=True)
+class PipelineSummary:
+    """The open deals of one pipeline by stage, and the pipelines one could look at instead."""
+
+    pipeline_id: int | None
+    pipeline_name: str
+    stages: list[StageSummary]
+    currencies: list[str]
+    choices: list[tuple[int, str]]
+
+    @property
+    def deals(self) -> int:
+        return sum(stage.deals for stage in self.stages)
+
+    def totals(self) -> list[StageTotal]:
+        """The pipeline's open deals per currency, over every stage."""
+        lines = []
+        for currency in self.currencies:
+            parts = [total for stage in self.stages if (total := stage.total_in(currency)) is not None]
+            lines.append(
+                StageTotal(
+                    currency=currency,
+                    deals=sum(part.deals for part in parts),
+                    amount=sum((part.amount for part in parts), Decimal("0.00")),
+                    weighted_amount=sum((part.weighted_amount for part in parts), Decimal("0.00")),
+                )
+            )
+        return lines
+
+
+def pipeline_by_stage(*, actor: Any, pipeline_id: int | None = None) -> PipelineSummary:
+    """Return the open deals ``actor`` may see in a pipeline (the default one unless ``pipeline_id``), by stage.
+
+    Every stage is listed in order, empty ones too, with the totals of ``deal_stage_totals``. Three
+    queries whatever the number of deals: the pipelines, the chosen one's stages, one grouped sum. An
+    unknown ``pipeline_id`` raises ``NotFound``; with no pipeline at all the summary is empty.
+    """
+    require_read(actor, "deals", "deal")
+    require_read(actor, "pipelines", "pipeline")
+    pipelines = list(Pipeline.objects.order_by("name").values_list("id", "name", "is_default"))
+    choices = [(pk, name) for pk, name, _default in pipelines]
+    if pipeline_id is not None:
+        chosen = next((row for row in pipelines if row[0] == pipeline_id), None)
+        if chosen is None:
+            raise NotFound("pipeline")
+    else:
+        chosen = next((row for row in pipelines if row[2]), pipelines[0] if pipelines else None)
+    if chosen is None:
+        return PipelineSummary(pipeline_id=None, pipeline_name="", stages=[], currencies=[], choices=[])
+    stages = list(Stage.objects.filter(pipeline_id=chosen[0]).order_by("position", "id"))
+    totals = deal_stage_totals(actor=actor, stages=stages)
+    summaries = [
+        StageSummary(
+            stage_id=stage.pk,
+            name=stage.name,
+            position=stage.position,
+            probability=stage.probability,
+            totals=totals[stage.pk],
+        )
+        for stage in stages
+    ]
+    currencies = sorted({total.currency for stage in summaries for total in stage.totals})
+    return PipelineSummary(
+        pipeline_id=chosen[0], pipeline_name=chosen[1], stages=summaries, currencies=currencies, choices=choices
+    )
+
+
+@dataclass(frozen=True)
+class RevenueMonth:
+    """The deals won in one month in one currency, and their amount."""
+
+    month: dt.date
+    currency: str
+    deals: int
+    amount: Decimal
+
+
+def revenue_won_by_month(*, actor: Any, months: int = 12, now: dt.datetime | None = None) -> list[RevenueMonth]:
+    """Return the deals ``actor`` may see that were won in each of the last ``months`` months, per currency.
+
+    A deal counts in the month of its ``closed_at`` (current time zone). Every month × currency that
+    has any won deal in the period is listed, months without one at zero, months in order and
+    currencies alphabetically within a month; with no won deal at all the list is empty. One grouped query.
+    """
+    require_read(actor, "deals", "deal")
+    starts = recent_month_starts(months=months, now=now)
+    rows = (
+        deal_visible(actor=actor)
+        .filter(status=DealStatus.WON, closed_at__gte=month_start_time(starts[0]))
+        .annotate(month=TruncMonth("closed_at"))
+        .values("month", "currency")
+        .annotate(deals=Count("id"), amount=Sum("amount"))
+        .order_by()
+    )
+    sums = {(month_of(row["month"]), row["currency"]): row for row in rows}
+    currencies = sorted({currency for _month, currency in sums})
+    lines = []
+    for month in starts:
+        for currency in currencies:
+            row = sums.get((month, currency))
+            lines.append(
+                RevenueMonth(
+                    month=month,
+                    currency=currency,
+                    deals=row["deals"] if row else 0,
+                    amount=Decimal(row["amount"]).quantize(_CENT) if row else Decimal("0.00"),
+                )
+            )
+    return lines
+
+
+@dataclass(frozen=True)
+class TasksDueCount:
+    """How many open tasks of the actor are due today, and how many of them were already overdue."""
+
+    due: int
+    overdue: int
+
+
+def tasks_due_count(*, actor: Any, day: dt.date) -> TasksDueCount:
+    """Count the open activities assigned to ``actor`` due by the end of ``day`` (``due``), and those due
+    before ``day`` began (``overdue``, included in ``due``): one query, the same rows as ``tasks_due``."""
+    day_start = timezone.make_aware(dt.datetime.combine(day, dt.time.min))
+    counts = tasks_due(actor=actor, day=day).aggregate(
+        due=Count("id"), overdue=Count("id", filter=Q(due_at__lt=day_start))
+    )
+    return TasksDueCount(due=counts["due"], overdue=counts["overdue"])

@@ -124,6 +124,8 @@ class Ticket(TimeStampedModel):
             models.Index(fields=["status", "resolution_due"], name="ticket_due_idx"),
             # The "resolution_due" ordering of the ticket list: soonest due first, id breaking ties.
             models.Index(fields=["resolution_due", "id"], name="ticket_resolution_order_idx"),
+            # The dashboard's SLA compliance by month of opening: one range scan per month.
+            models.Index(fields=["created_at"], name="ticket_created_idx"),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(status__in=TicketStatus.values), name="ticket_status_valid"),

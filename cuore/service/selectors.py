@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime as dt
+import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Case, IntegerField, Prefetch, Q, QuerySet, Value, When
+from django.db.models import Case, Count, F, IntegerField, Prefetch, Q, QuerySet, Value, When
+from django.utils import timezone
 
+from cuore.contacts.selectors import aggregate_by_month, recent_month_starts
 from cuore.core.errors import NotFound, ValidationFailed
-from cuore.core.pagination import prefix_q
+from cuore.core.pagination import MAX_LIMIT, Page, encode_cursor, prefix_q
 from cuore.core.visibility import can_write, require_read, scope_queryset
-from cuore.service.models import Article, Priority, Queue, SlaPolicy, SlaTarget, Ticket
+from cuore.service.models import Article, Priority, Queue, SlaPolicy, SlaTarget, Ticket, TicketStatus
+from cuore.service.services import AGENT_ROLES
+from cuore.users.models import User
+from cuore.users.selectors import user_list
 
 # ---- SLA policies and queues ----------------------------------------------------------------------
 
@@ -146,6 +154,12 @@ def ticket_get_for_actor(*, actor: Any, ticket_id: int) -> Ticket:
     return ticket
 
 
+def ticket_assignee_choices(*, actor: Any) -> QuerySet[User]:
+    """Return the active users a ticket may be assigned to (support, manager and admin roles), by username."""
+    require_read(actor, "tickets", "ticket")
+    return user_list(actor=actor).filter(role__in=sorted(AGENT_ROLES), is_active=True).order_by("username")
+
+
 @dataclass(frozen=True)
 class SlaClock:
     """One SLA clock of a ticket: when it is due, when it stopped, how many minutes are left."""
@@ -253,3 +267,147 @@ def article_get_for_actor(*, actor: Any, article_id: int) -> Article:
     if article is None:
         raise NotFound("article")
     return article
+
+
+def article_languages(*, actor: Any) -> list[str]:
+    """Return the languages of the articles ``actor`` may see, alphabetically: the knowledge base's language filter."""
+    languages = article_visible(actor=actor).order_by("language").values_list("language", flat=True).distinct()
+    return list(languages)
+
+
+RELEVANCE = "relevance"
+
+
+def _decode_relevance_cursor(cursor: str) -> tuple[int, int]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        key, values = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        rank, last_id = values
+        if key != RELEVANCE or type(rank) is not int or type(last_id) is not int:
+            raise ValueError
+        return rank, last_id
+    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
+        raise ValidationFailed(field="cursor", reason="is not a valid cursor for this list and ordering") from None
+
+
+def article_page_by_relevance(articles: QuerySet[Article], *, cursor: str | None, limit: int) -> Page:
+    """Return one page of searched ``articles`` (from ``article_search``): best ``search_rank`` first, then newest.
+
+    Keyset pagination over the annotation; ``core.pagination.paginate`` reads cursors back through
+    model fields, which an annotation is not.
+    """
+    if not 1 <= limit <= MAX_LIMIT:
+        raise ValidationFailed(field="limit", reason=f"must be between 1 and {MAX_LIMIT}")
+    # ``search_rank`` is an annotation, which the type checker's model of Article does not know.
+    articles = articles.order_by("search_rank", "-id")  # type: ignore[misc]
+    if cursor:
+        rank, last_id = _decode_relevance_cursor(cursor)
+        articles = articles.filter(Q(search_rank__gt=rank) | Q(search_rank=rank, id__lt=last_id))
+    rows = list(articles[: limit + 1])
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        next_cursor = encode_cursor(RELEVANCE, [rows[-1].search_rank, rows[-1].id])  # type: ignore[attr-defined]
+    return Page(items=rows, next_cursor=next_cursor)
+
+
+# ---- dashboard aggregations ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StatusCount:
+    """How many tickets are in one status."""
+
+    status: str
+    label: str
+    count: int
+
+
+def tickets_by_status(*, actor: Any) -> list[StatusCount]:
+    """Return how many tickets ``actor`` may see are in each status, every status in workflow order (one query)."""
+    require_read(actor, "tickets", "ticket")
+    rows = ticket_visible(actor=actor).values("status").annotate(count=Count("id")).order_by()
+    counts = {row["status"]: row["count"] for row in rows}
+    return [
+        StatusCount(status=value, label=str(label), count=counts.get(value, 0)) for value, label in TicketStatus.choices
+    ]
+
+
+@dataclass(frozen=True)
+class SlaMonth:
+    """The SLA record of the tickets opened in one month.
+
+    ``*_measured`` counts the tickets whose clock has a verdict (stopped, or past due while running);
+    ``*_met`` those of them that stopped in time. Tickets still within their target are not counted.
+    """
+
+    month: dt.date
+    tickets: int
+    first_response_measured: int
+    first_response_met: int
+    resolution_measured: int
+    resolution_met: int
+
+    @staticmethod
+    def _share(met: int, measured: int) -> float | None:
+        return round(100 * met / measured, 1) if measured else None
+
+    @property
+    def first_response_rate(self) -> float | None:
+        """The share (0–100, one decimal) of first responses in time, or ``None`` with nothing measured."""
+        return self._share(self.first_response_met, self.first_response_measured)
+
+    @property
+    def resolution_rate(self) -> float | None:
+        return self._share(self.resolution_met, self.resolution_measured)
+
+
+def sla_compliance_by_month(*, actor: Any, months: int = 12, now: dt.datetime | None = None) -> list[SlaMonth]:
+    """Return, for the tickets ``actor`` may see opened in each of the last ``months`` months, how many met
+    their first-response and resolution targets.
+
+    A clock met its target when it stopped (first response given, ticket solved) by its due time, and
+    missed it when it stopped later or is still running past due at ``now``; tickets without a target
+    or still within it are left out of the shares. Computed from the times themselves, so it does not
+    depend on the breach flags having been refreshed. One query of range scans on the creation-time index.
+    """
+    require_read(actor, "tickets", "ticket")
+    now = now or timezone.now()
+    starts = recent_month_starts(months=months, now=now)
+
+    def verdicts(due: str, stopped: str) -> tuple[Q, Q]:
+        met = Q(**{f"{due}__isnull": False, f"{stopped}__isnull": False, f"{stopped}__lte": F(due)})
+        missed = Q(**{f"{due}__isnull": False}) & (
+            Q(**{f"{stopped}__gt": F(due)}) | Q(**{f"{stopped}__isnull": True, f"{due}__lt": now})
+        )
+        return met, missed
+
+    first_met, first_missed = verdicts("first_response_due", "first_response_at")
+    resolution_met, resolution_missed = verdicts("resolution_due", "solved_at")
+    rows = aggregate_by_month(
+        ticket_visible(actor=actor),
+        field="created_at",
+        months=starts,
+        tickets=Count("id"),
+        first_met=Count("id", filter=first_met),
+        first_missed=Count("id", filter=first_missed),
+        resolution_met=Count("id", filter=resolution_met),
+        resolution_missed=Count("id", filter=resolution_missed),
+    )
+    result = []
+    for month in starts:
+        row = rows.get(month)
+        if row is None:
+            result.append(SlaMonth(month, 0, 0, 0, 0, 0))
+            continue
+        result.append(
+            SlaMonth(
+                month=month,
+                tickets=row["tickets"],
+                first_response_measured=row["first_met"] + row["first_missed"],
+                first_response_met=row["first_met"],
+                resolution_measured=row["resolution_met"] + row["resolution_missed"],
+                resolution_met=row["resolution_met"],
+            )
+        )
+    return result
