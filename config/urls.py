@@ -14,6 +14,7 @@ urlpatterns = [
     path("me/", include("cuore.users.urls")),
     path("", include("cuore.home.urls")),
     path("", include("cuore.interactions.urls")),
+    path("", include("cuore.interactions.ticket_urls")),
     path("", include("cuore.contacts.urls")),
     path("", include("cuore.sales.urls")),
     path("", include("cuore.service.urls")),
