@@ -7,18 +7,19 @@ import binascii
 import datetime as dt
 import json
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from django.db.models import Q, QuerySet
 from django.utils.dateparse import parse_datetime
 
-from cuore.contacts.models import Contact
+from cuore.contacts.models import Account, Contact
 from cuore.contacts.selectors import contact_visible
 from cuore.core.errors import NotFound, ValidationFailed
 from cuore.core.visibility import Scope, read_scope, require_read, scope_queryset
 from cuore.interactions.models import Conversation, Interaction
 from cuore.orders.models import Order
-from cuore.sales.models import DealStageChange
+from cuore.sales.models import DealStageChange, DealStatus
 from cuore.service.models import Ticket
 
 SCOPE = {"owner_paths": ("contact__owner", "account__owner", "user"), "team_paths": ("contact__team", "account__team")}
@@ -129,6 +130,14 @@ class TimelineEntry:
     title: str
     detail: str
     object_id: int
+    # What a page shows beside the title (the API answers the fields above only).
+    direction: str = ""  # interactions: in or out
+    body: str = ""  # interactions: the start of the body
+    author: str = ""  # interactions: who logged it
+    status: str = ""  # orders, tickets, deals: the status's label in the active language
+    stage: str = ""  # deals: the stage moved to
+    amount: Decimal | None = None  # orders: the total
+    currency: str = ""
 
 
 def _encode(at: dt.datetime, kind: str, row_id: int) -> str:
@@ -167,6 +176,51 @@ def contact_timeline(
     ``channels`` filters by channel; orders count as channel ``order``, tickets ``ticket``, deals ``deal``.
     Each source contributes at most ``limit`` rows before the cursor, so a page costs four indexed queries.
     """
+    return _timeline(
+        actor=actor,
+        interactions=Interaction.objects.filter(contact=contact),
+        orders=Order.objects.filter(contact=contact),
+        tickets=Ticket.objects.filter(contact=contact),
+        deal_changes=DealStageChange.objects.filter(deal__contact=contact),
+        channels=channels,
+        cursor=cursor,
+        limit=limit,
+    )
+
+
+def account_timeline(
+    *, actor: Any, account: Account, channels: set[str] | None = None, cursor: str | None = None, limit: int = 30
+) -> tuple[list[TimelineEntry], str | None]:
+    """Merge an account's interactions, orders, tickets and deal changes, newest first, one page at a time.
+
+    The account's own records: those linked to the account itself (what is linked only to one of its
+    people is on that person's timeline). Whoever sees the account (``account_get_for_actor``) sees its
+    timeline, with the kinds of entry their role may read, and paging works as in ``contact_timeline``.
+    """
+    return _timeline(
+        actor=actor,
+        interactions=Interaction.objects.filter(account=account),
+        orders=Order.objects.filter(account=account),
+        tickets=Ticket.objects.filter(account=account),
+        deal_changes=DealStageChange.objects.filter(deal__account=account),
+        channels=channels,
+        cursor=cursor,
+        limit=limit,
+    )
+
+
+def _timeline(
+    *,
+    actor: Any,
+    interactions: QuerySet[Interaction],
+    orders: QuerySet[Order],
+    tickets: QuerySet[Ticket],
+    deal_changes: QuerySet[DealStageChange],
+    channels: set[str] | None,
+    cursor: str | None,
+    limit: int,
+) -> tuple[list[TimelineEntry], str | None]:
+    """Merge one customer's four sources, each already narrowed to the customer, into a page of entries."""
     if not 1 <= limit <= 100:
         raise ValidationFailed(field="limit", reason="must be between 1 and 100")
     position = _decode(cursor) if cursor else None
@@ -175,14 +229,25 @@ def contact_timeline(
     entries: list[TimelineEntry] = []
 
     if read_scope(actor, "interactions") is not Scope.NONE:
-        interactions = Interaction.objects.filter(contact=contact).filter(
-            _before("occurred_at", "interaction", position)
-        )
+        interactions = interactions.filter(_before("occurred_at", "interaction", position))
         if wanted is not None:
             interactions = interactions.filter(channel__in=wanted)
-        for row in interactions.order_by("-occurred_at", "-id").only(
-            "id", "occurred_at", "channel", "direction", "subject", "body"
-        )[:fetch]:
+        rows = (
+            interactions.select_related("user")
+            .order_by("-occurred_at", "-id")
+            .only(
+                "id",
+                "occurred_at",
+                "channel",
+                "direction",
+                "subject",
+                "body",
+                "user__username",
+                "user__first_name",
+                "user__last_name",
+            )
+        )
+        for row in rows[:fetch]:
             entries.append(
                 TimelineEntry(
                     "interaction",
@@ -192,10 +257,13 @@ def contact_timeline(
                     row.subject or row.get_channel_display(),
                     f"{row.direction}: {row.body[:200]}",
                     row.id,
+                    direction=row.direction,
+                    body=row.body[:300],
+                    author=(row.user.get_full_name() or row.user.username) if row.user else "",
                 )
             )
     if read_scope(actor, "orders") is not Scope.NONE and (wanted is None or "order" in wanted):
-        orders = Order.objects.filter(contact=contact).filter(_before("placed_at", "order", position))
+        orders = orders.filter(_before("placed_at", "order", position))
         for order in orders.order_by("-placed_at", "-id").only(
             "id", "number", "placed_at", "status", "total", "currency"
         )[:fetch]:
@@ -208,10 +276,13 @@ def contact_timeline(
                     order.number,
                     f"{order.get_status_display()} · {order.total} {order.currency}",
                     order.id,
+                    status=order.get_status_display(),
+                    amount=order.total,
+                    currency=order.currency,
                 )
             )
     if read_scope(actor, "tickets") is not Scope.NONE and (wanted is None or "ticket" in wanted):
-        tickets = Ticket.objects.filter(contact=contact).filter(_before("created_at", "ticket", position))
+        tickets = tickets.filter(_before("created_at", "ticket", position))
         for ticket in tickets.order_by("-created_at", "-id").only(
             "id", "number", "subject", "created_at", "status", "priority"
         )[:fetch]:
@@ -224,11 +295,12 @@ def contact_timeline(
                     f"{ticket.number} {ticket.subject}",
                     f"{ticket.get_status_display()} · {ticket.get_priority_display()}",
                     ticket.id,
+                    status=ticket.get_status_display(),
                 )
             )
     if read_scope(actor, "deals") is not Scope.NONE and (wanted is None or "deal" in wanted):
         deals = scope_queryset(
-            DealStageChange.objects.filter(deal__contact=contact),
+            deal_changes,
             actor=actor,
             resource="deals",
             owner_paths=("deal__owner",),
@@ -246,6 +318,8 @@ def contact_timeline(
                     change.deal.name,
                     " · ".join(p for p in [stage, change.to_status] if p),
                     change.deal_id,
+                    status=str(DealStatus(change.to_status).label) if change.to_status in DealStatus.values else "",
+                    stage=stage,
                 )
             )
 
