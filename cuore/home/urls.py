@@ -1,9 +1,10 @@
 """The home of the web application: the dashboard and the global search (names without a namespace)."""
 
 from django.urls import path
-from django.views.generic import RedirectView
+
+from cuore.home import views
 
 urlpatterns = [
-    # Until the dashboard is in place, home is the contact list.
-    path("", RedirectView.as_view(pattern_name="contacts:list", permanent=False), name="home"),
+    path("", views.dashboard, name="home"),
+    path("search/", views.search, name="search"),
 ]
