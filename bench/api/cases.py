@@ -168,6 +168,9 @@ def run_cases(*, repeat: int) -> list[Row]:
             ],
         ),
         ("deal list of one owner", owner, "/api/v1/deals", {"owner_id": values["owner_id"], "limit": 50}),
+        ("contact list, first page, as a sales rep", owner, "/api/v1/contacts", {"limit": 50}),
+        ("search 'mar' (common) as a sales rep", owner, "/api/v1/contacts", {"q": "mar"}),
+        ("deal list, first page, as a sales rep", owner, "/api/v1/deals", {"limit": 50}),
     ]
     rows = []
     for case in cases:

@@ -27,12 +27,12 @@ from cuore.core.visibility import require_read, scope_queryset
 
 def account_visible(*, actor: Any) -> QuerySet[Account]:
     """Every account ``actor`` may see, unordered and without related data."""
-    return scope_queryset(Account.objects.all(), actor=actor, resource="accounts")
+    return scope_queryset(Account.objects.all(), actor=actor, resource="accounts", through_index=False)
 
 
 def contact_visible(*, actor: Any) -> QuerySet[Contact]:
     """Every contact ``actor`` may see, unordered and without related data."""
-    return scope_queryset(Contact.objects.all(), actor=actor, resource="contacts")
+    return scope_queryset(Contact.objects.all(), actor=actor, resource="contacts", through_index=False)
 
 
 def account_get_for_actor(*, actor: Any, account_id: int) -> Account:

@@ -12,7 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import BigIntegerField, ExpressionWrapper, F, Q, QuerySet
+from django.db.models.lookups import Exact
 
 from cuore.core.errors import Forbidden, NotFound
 from cuore.core.roles import Role
@@ -96,11 +97,19 @@ def scope_queryset(
     resource: str,
     owner_paths: Sequence[str] = ("owner",),
     team_paths: Sequence[str] = ("team",),
+    through_index: bool = True,
 ) -> QuerySet:
     """Limit ``queryset`` to the records ``actor`` may see under ``resource``'s rule.
 
     For the TEAM scope a record is visible when any of ``owner_paths`` is the actor or any of
     ``team_paths`` is the actor's team.
+
+    ``through_index=False`` words the TEAM condition so that the database cannot answer it from the
+    owner and team indexes (``owner_id + 0 = …``). A list is read in its own order, through the
+    index of that order, and a team owns a good share of the records: reading in order and keeping
+    the team's rows finds a page at once, while starting from the owner and team indexes would
+    collect and sort the team's whole share first (SQLite picks that plan and took 100–250 ms for a
+    page of contacts at 1,000,000; read in order it takes a few ms).
     """
     scope = read_scope(actor, resource)
     if scope is Scope.ALL:
@@ -109,11 +118,18 @@ def scope_queryset(
         return queryset.none()
     condition = Q()
     for path in owner_paths:
-        condition |= Q(**{path: actor.pk})
+        condition |= _equals(path, actor.pk, through_index)
     if actor.team_id is not None:
         for path in team_paths:
-            condition |= Q(**{path: actor.team_id})
+            condition |= _equals(path, actor.team_id, through_index)
     return queryset.filter(condition)
+
+
+def _equals(path: str, value: Any, through_index: bool) -> Q:
+    if through_index:
+        return Q(**{path: value})
+    column = path if path.endswith("_id") or "__" in path else f"{path}_id"
+    return Q(Exact(ExpressionWrapper(F(column) + 0, output_field=BigIntegerField()), value))
 
 
 def require_read(actor: Any, resource: str, what: str | None = None) -> None:

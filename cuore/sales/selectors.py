@@ -75,7 +75,7 @@ def stage_get_for_write(*, actor: Any, stage_id: int) -> Stage:
 
 def deal_visible(*, actor: Any) -> QuerySet[Deal]:
     """Every deal ``actor`` may see (owned by them or their team, under the TEAM scope), unordered."""
-    return scope_queryset(Deal.objects.all(), actor=actor, resource="deals")
+    return scope_queryset(Deal.objects.all(), actor=actor, resource="deals", through_index=False)
 
 
 def deal_list(
