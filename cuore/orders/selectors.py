@@ -204,6 +204,51 @@ def order_list(
     return orders
 
 
+# What a row of the order list reads: the order's own columns, no join (names come per page, below).
+ORDER_ROW_FIELDS = (
+    "id",
+    "number",
+    "placed_at",
+    "contact_id",
+    "account_id",
+    "channel",
+    "status",
+    "currency",
+    "subtotal",
+    "discount_total",
+    "total",
+    "cost_total",
+)
+
+
+def order_customer_names(
+    *, actor: Any, contact_ids: Iterable[int | None], account_ids: Iterable[int | None]
+) -> tuple[dict[int, str], dict[int, str]]:
+    """Return the names of the contacts and of the accounts among these that ``actor`` may see: one query per kind."""
+    wanted_contacts = {pk for pk in contact_ids if pk is not None}
+    wanted_accounts = {pk for pk in account_ids if pk is not None}
+    contacts: dict[int, str] = {}
+    accounts: dict[int, str] = {}
+    if wanted_contacts:
+        rows = contact_visible(actor=actor).filter(pk__in=wanted_contacts).values_list("pk", "first_name", "last_name")
+        contacts = {pk: f"{first} {last}".strip() for pk, first, last in rows}
+    if wanted_accounts:
+        accounts = dict(account_visible(actor=actor).filter(pk__in=wanted_accounts).values_list("pk", "name"))
+    return contacts, accounts
+
+
+def order_item_counts(*, order_ids: Iterable[int]) -> dict[int, int]:
+    """Return the units on each of these orders (orders the caller already got from a scoped selector)."""
+    rows = (
+        OrderLine.objects.filter(order_id__in=set(order_ids))
+        .values("order_id")
+        .annotate(units=Sum("quantity"))
+        .order_by()
+        .values_list("order_id", "units")
+    )
+    return dict(rows)
+
+
 ORDER_DETAIL_PREFETCH = (
     Prefetch("lines", queryset=OrderLine.objects.select_related("product").order_by("id")),
     Prefetch("shipments", queryset=Shipment.objects.order_by("shipped_at", "id")),

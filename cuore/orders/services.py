@@ -363,6 +363,17 @@ def _require_draft(order: Order, what: str) -> None:
         raise Conflict(f"{what} only while the order is a draft; this one is {order.status}.", field="status")
 
 
+def check_lines_editable(*, order: Order) -> None:
+    """Raise ``Conflict`` unless the order's lines may change (it is a draft), as the line services would."""
+    _require_draft(order, "Lines can change")
+
+
+def check_returnable(*, order: Order) -> None:
+    """Raise ``Conflict`` unless the order may be returned (it is shipped or delivered), as ``return_create`` would."""
+    if order.status not in RETURNABLE:
+        raise Conflict(f"Only shipped or delivered orders can be returned; this one is {order.status}.", field="status")
+
+
 def _line_values(
     *,
     product: Product,
@@ -769,8 +780,7 @@ def return_create(*, actor: Any, order: Order, reason: str, lines: Sequence[Retu
     """Open a return for some of the units of a shipped or delivered order."""
     _require_write(actor, "orders")
     order = _lock(order)
-    if order.status not in RETURNABLE:
-        raise Conflict(f"Only shipped or delivered orders can be returned; this one is {order.status}.", field="status")
+    check_returnable(order=order)
     errors: dict[str, str] = {}
     reason = (reason or "").strip()
     if not reason:

@@ -154,3 +154,27 @@ def test_order_summary_per_currency_counts_sold_orders_only(people, customer):
     assert (summary[0].first_placed_at, summary[0].last_placed_at) == (first.placed_at, second.placed_at)
     with pytest.raises(NotFound):
         selectors.order_summary(actor=people["stranger"], contact_id=customer.pk)
+
+
+def test_the_customer_names_of_a_page_are_those_the_actor_may_see(people, team, other_team):
+    mine = make_contact(first_name="Anna", last_name="Mia", owner=people["rep"])
+    theirs = make_contact(first_name="Bruno", last_name="Altro", owner=people["stranger"])
+    acme = make_account(name="Acme", owner=people["rep"])
+    zeta = make_account(name="Zeta", owner=people["stranger"])
+
+    contacts, accounts = selectors.order_customer_names(
+        actor=people["rep"], contact_ids=[mine.pk, theirs.pk, None], account_ids=[acme.pk, zeta.pk]
+    )
+    everything = selectors.order_customer_names(
+        actor=people["analyst"], contact_ids=[mine.pk, theirs.pk], account_ids=[acme.pk, zeta.pk]
+    )
+
+    assert contacts == {mine.pk: "Anna Mia"} and accounts == {acme.pk: "Acme"}
+    assert everything == ({mine.pk: "Anna Mia", theirs.pk: "Bruno Altro"}, {acme.pk: "Acme", zeta.pk: "Zeta"})
+
+
+def test_item_counts_sum_the_units_of_each_order(customer):
+    two_lines = make_order(contact=customer, products=[(make_product(), 2), (make_product(), 3)])
+    one_line = make_order(contact=customer)
+
+    assert selectors.order_item_counts(order_ids=[two_lines.pk, one_line.pk]) == {two_lines.pk: 5, one_line.pk: 1}

@@ -697,3 +697,17 @@ def test_an_account_with_orders_cannot_be_deleted(make_user):
 
     with pytest.raises(Conflict):
         contact_services.account_delete(actor=make_user(role="admin"), account=account)
+
+
+def test_the_state_checks_refuse_as_the_services_would(order_in):
+    draft, confirmed, delivered = order_in(), order_in("confirmed"), order_in("delivered")
+
+    services.check_lines_editable(order=draft)
+    services.check_returnable(order=delivered)
+    with pytest.raises(Conflict) as lines:
+        services.check_lines_editable(order=confirmed)
+    with pytest.raises(Conflict) as returns:
+        services.check_returnable(order=confirmed)
+
+    assert lines.value.reason == "Lines can change only while the order is a draft; this one is confirmed."
+    assert returns.value.reason == "Only shipped or delivered orders can be returned; this one is confirmed."
