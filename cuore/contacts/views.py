@@ -99,7 +99,8 @@ def _render_list(request: HttpRequest, template: str, context: dict[str, Any]) -
     fragment = request.GET.get("fragment")
     if is_htmx(request) and fragment == "rows":
         return render(request, "lists/_rows.html", context)
-    if is_htmx(request) and fragment == "list":
+    # The filter form swaps the list in place (and pushes its own address, without a fragment marker).
+    if is_htmx(request) and (fragment == "list" or request.headers.get("HX-Target", "").startswith("list-")):
         return render(request, "lists/_list.html", context)
     return render(request, template, context)
 

@@ -15,9 +15,11 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
+from django.contrib import messages
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest, QueryDict, StreamingHttpResponse
+from django.utils.translation import gettext
 
 from cuore.core.errors import NotFound, ValidationFailed
 from cuore.core.models import SavedView
@@ -138,13 +140,18 @@ def list_page(request: HttpRequest, spec: ListSpec, queryset: QuerySet, *, to_ro
     """One page of ``queryset`` as the request asks for it; ``to_rows`` completes the page's rows."""
     params = request.GET
     sort = spec.ordering_key(params)
-    page = paginate(
-        queryset,
-        ordering_key=sort,
-        ordering=spec.orderings[sort],
-        cursor=params.get("cursor") or None,
-        limit=spec.page_size,
-    )
+    try:
+        page = paginate(
+            queryset,
+            ordering_key=sort,
+            ordering=spec.orderings[sort],
+            cursor=params.get("cursor") or None,
+            limit=spec.page_size,
+        )
+    except ValidationFailed:
+        # A page link from another ordering, or typed by hand: start again from the first page.
+        messages.warning(request, gettext("That page of the list no longer exists: here is the first page."))
+        page = paginate(queryset, ordering_key=sort, ordering=spec.orderings[sort], cursor=None, limit=spec.page_size)
     rows = to_rows(page.items) if to_rows else page.items
     query = list_query(params)
     next_url = "?" + _with(query, cursor=page.next_cursor) if page.next_cursor else None

@@ -175,3 +175,26 @@ def test_a_bad_bulk_request_says_why_and_changes_nothing(client, people):
     assert "must be row ids" in response.content.decode()
     contact.refresh_from_db()
     assert contact.owner == people["sales"]
+
+
+def test_a_page_link_that_is_not_ours_starts_the_list_again(client, people):
+    make_contact(first_name="Anna", last_name="Rossi")
+    client.force_login(people["admin"])
+
+    response = client.get("/contacts/", {"cursor": "bogus"})
+
+    assert response.status_code == 200
+    assert "Anna Rossi" in response.content.decode()
+    assert "here is the first page" in response.content.decode()
+
+
+def test_the_filter_form_swaps_the_list_and_pushes_a_clean_address(client, people):
+    make_contact(first_name="Anna", last_name="Rossi")
+    client.force_login(people["admin"])
+
+    fragment = client.get("/contacts/", {"q": "ross"}, HTTP_HX_REQUEST="true", HTTP_HX_TARGET="list-contacts")
+    page = client.get("/contacts/").content.decode()
+
+    assert fragment.content.decode().lstrip().startswith('<div id="list-contacts"')
+    assert "Anna Rossi" in fragment.content.decode()
+    assert "fragment" not in page.split('data-testid="list-filters"')[1].split(">")[0]
