@@ -100,5 +100,9 @@ def pytest_runtest_teardown(item, nextitem):
 
         migration = importlib.import_module("cuore.core.migrations.0003_audit_append_only")
         with blocker.unblock(), connection.cursor() as cursor:
+            # After the session's last test the test database is already gone: nothing to put back.
+            cursor.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'core_auditentry'")
+            if cursor.fetchone() is None:
+                return
             for statement in migration.SQLITE:
                 cursor.execute(statement)
