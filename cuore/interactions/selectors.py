@@ -22,12 +22,19 @@ from cuore.orders.models import Order
 from cuore.sales.models import DealStageChange, DealStatus
 from cuore.service.models import Ticket
 
-SCOPE = {"owner_paths": ("contact__owner", "account__owner", "user"), "team_paths": ("contact__team", "account__team")}
+OWNER_PATHS = ("contact__owner", "account__owner", "user")
+TEAM_PATHS = ("contact__team", "account__team")
 
 
 def interaction_visible(*, actor: Any) -> QuerySet[Interaction]:
     """Every interaction ``actor`` may see: through its contact or account, or because they logged it."""
-    return scope_queryset(Interaction.objects.all(), actor=actor, resource="interactions", **SCOPE)
+    return scope_queryset(
+        Interaction.objects.all(),
+        actor=actor,
+        resource="interactions",
+        owner_paths=OWNER_PATHS,
+        team_paths=TEAM_PATHS,
+    )
 
 
 def interaction_list(
