@@ -119,9 +119,13 @@ class MoveForm(forms.Form):
 
 DEAL_ORDERING_LABELS = {
     "-created": _("Newest first"),
+    "created": _("Oldest first"),
     "name": _("Name"),
+    "-name": _("Name, Z to A"),
     "-amount": _("Largest amount"),
+    "amount": _("Smallest amount"),
     "expected_close": _("Closing soonest"),
+    "-expected_close": _("Closing latest"),
 }
 
 
@@ -133,7 +137,7 @@ class DealFilterForm(BootstrapForm):
     stage = forms.TypedChoiceField(label=_("Stage"), coerce=_choice_id, required=False, empty_value=None)
     status = forms.ChoiceField(label=_("Status"), required=False)
     owner = forms.TypedChoiceField(label=_("Owner"), coerce=_choice_id, required=False, empty_value=None)
-    ordering = forms.ChoiceField(label=_("Order by"), required=False)
+    sort = forms.ChoiceField(label=_("Order by"), required=False)
 
     def __init__(self, *args: Any, pipelines: list[Any], owners: list[Any], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -144,7 +148,7 @@ class DealFilterForm(BootstrapForm):
         ]
         self.fields["status"].choices = everything + list(DealStatus.choices)
         self.fields["owner"].choices = everything + [(u.pk, u.get_full_name() or u.username) for u in owners]
-        self.fields["ordering"].choices = list(DEAL_ORDERING_LABELS.items())
+        self.fields["sort"].choices = list(DEAL_ORDERING_LABELS.items())
 
 
 class ForecastFilterForm(BootstrapForm):
@@ -165,3 +169,31 @@ class TaskForm(BootstrapForm):
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
     )
     contact = _id_field(label=_("Contact"), required=False, widget=forms.HiddenInput)
+
+
+class ActivityFilterForm(BootstrapForm):
+    """The filters of the activity list; invalid ones are shown beside their field and not applied."""
+
+    kind = forms.ChoiceField(label=_("Kind"), required=False)
+    done = forms.ChoiceField(label=_("Done"), required=False)
+    assignee = forms.TypedChoiceField(label=_("Assigned to"), coerce=_choice_id, required=False, empty_value=None)
+    due_from = forms.DateField(
+        label=_("Due from"), required=False, widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+    )
+    due_to = forms.DateField(
+        label=_("Due to"), required=False, widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+    )
+
+    def __init__(self, *args: Any, assignees: list[Any], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        everything = [("", _("All"))]
+        self.fields["kind"].choices = everything + list(ActivityKind.choices)
+        self.fields["done"].choices = everything + [("no", _("To do")), ("yes", _("Done"))]
+        self.fields["assignee"].choices = everything + [(u.pk, u.get_full_name() or u.username) for u in assignees]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        start, end = data.get("due_from"), data.get("due_to")
+        if start and end and end < start:
+            self.add_error("due_to", _("The end of the range comes before its start."))
+        return data

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
+from dataclasses import replace
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, NoReturn
 from urllib.parse import quote
@@ -16,18 +17,20 @@ from urllib.parse import quote
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseForbidden, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import formats, timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, pgettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from cuore.contacts.selectors import account_list, account_visible, contact_list, contact_visible
 from cuore.core.errors import Conflict, Forbidden, NotFound, ValidationFailed, reference
 from cuore.core.htmx import is_htmx
+from cuore.core.lists import Column, ListSpec, export_response, list_context, list_page, selected_ids
 from cuore.core.pagination import paginate
 from cuore.core.roles import Role
 from cuore.core.visibility import Scope, can_write, read_scope, require_read, require_write
@@ -35,6 +38,7 @@ from cuore.sales import selectors, services
 from cuore.sales.api import DEAL_ORDERINGS, HISTORY_ORDERING, TASK_ORDERING
 from cuore.sales.forms import (
     ID_MAX,
+    ActivityFilterForm,
     DealFilterForm,
     DealForm,
     ForecastFilterForm,
@@ -43,7 +47,7 @@ from cuore.sales.forms import (
     TaskForm,
     reason_text,
 )
-from cuore.sales.models import Deal
+from cuore.sales.models import ActivityKind, Deal, DealStatus
 from cuore.users.selectors import team_list, user_get_for_actor, user_list
 
 BOARD_CAP = 50  # cards per column; the column's "more" link opens the list filtered on the stage
@@ -357,20 +361,81 @@ def deal_detail(request: HttpRequest, deal_id: int) -> HttpResponse:
     return _render_deal(request, deal)
 
 
+DEALS = ListSpec(
+    name="deals",
+    columns=(
+        Column("name", gettext_lazy("Name"), sort="name", template="sales/_cell_deal.html"),
+        Column("customer_name", gettext_lazy("Customer")),
+        Column("pipeline_name", gettext_lazy("Pipeline"), default=False),
+        Column("stage_name", gettext_lazy("Stage")),
+        Column("status_label", gettext_lazy("Status")),
+        Column(
+            "amount",
+            gettext_lazy("Amount"),
+            sort="-amount",
+            template="sales/_cell_money.html",
+            export=lambda d: d.amount,
+        ),
+        Column("weighted", gettext_lazy("Weighted"), default=False, template="sales/_cell_money.html"),
+        Column(
+            "expected_close",
+            gettext_lazy("Expected close"),
+            sort="expected_close",
+            template="sales/_cell_date.html",
+            export=lambda d: d.expected_close.isoformat() if d.expected_close else "",
+        ),
+        Column("owner_name", gettext_lazy("Owner")),
+        Column("contact_name", gettext_lazy("Contact"), default=False),
+        Column(
+            "created_at",
+            pgettext_lazy("deal", "Created"),
+            sort="-created",
+            default=False,
+            template="sales/_cell_date.html",
+            export=lambda d: d.created_at.isoformat(),
+        ),
+    ),
+    orderings={
+        **DEAL_ORDERINGS,
+        "created": ("created_at", "id"),
+        "-name": ("-name_key", "-id"),
+        "amount": ("amount", "id"),
+        "-expected_close": ("-expected_close", "-id"),
+    },
+    default_ordering="-created",
+    page_size=PAGE_SIZE,
+)
+
+
+def _render_list(request: HttpRequest, template: str, context: dict[str, Any]) -> HttpResponse:
+    """The whole page, or the list alone for the filter form, or more rows for "load more"."""
+    fragment = request.GET.get("fragment")
+    if is_htmx(request) and fragment == "rows":
+        return render(request, "lists/_rows.html", context)
+    if is_htmx(request) and (fragment == "list" or request.headers.get("HX-Target", "").startswith("list-")):
+        return render(request, "lists/_list.html", context)
+    return render(request, template, context)
+
+
+def _spec_with_page_size(spec: ListSpec, size: int) -> ListSpec:
+    return spec if spec.page_size == size else replace(spec, page_size=size)
+
+
 @login_required
 @require_safe
 def deal_list(request: HttpRequest) -> HttpResponse:
-    """The deals the user may see, filtered, one page at a time (keyset pagination)."""
+    """The deals the user may see: filters, chosen columns, saved views, CSV export and bulk actions."""
     actor = request.user
     try:
         require_read(actor, "deals", "deal")
         pipelines = list(selectors.pipeline_list(actor=actor))
     except NotFound as exc:
         _page_refusal(exc)
-    form = DealFilterForm(request.GET, pipelines=pipelines, owners=_owners(actor))
+    owners = _owners(actor)
+    form = DealFilterForm(request.GET, pipelines=pipelines, owners=owners)
     form.is_valid()
     filters = form.cleaned_data
-    ordering = filters.get("ordering") or "-created"
+    spec = _spec_with_page_size(DEALS, PAGE_SIZE)
     deals = selectors.deal_list(
         actor=actor,
         pipeline_id=filters.get("pipeline"),
@@ -378,25 +443,121 @@ def deal_list(request: HttpRequest) -> HttpResponse:
         status=filters.get("status") or None,
         owner_id=filters.get("owner"),
         q=filters.get("q") or None,
-    ).select_related("owner")
-    if ordering == "expected_close":
+    ).select_related("owner", "stage__pipeline")
+    if spec.ordering_key(request.GET).lstrip("-") == "expected_close":
         deals = deals.filter(expected_close__isnull=False)
-    page, stale = _page(
-        deals, ordering_key=ordering, ordering=DEAL_ORDERINGS[ordering], cursor=request.GET.get("cursor")
-    )
-    _label_customers(actor, page.items)
-    return render(
-        request,
-        "sales/deal_list.html",
-        {
-            "form": form,
-            "page": page,
-            "stale_cursor": stale,
-            "next_query": _query_with(request, cursor=page.next_cursor) if page.next_cursor else None,
-            "first_query": _query_with(request, cursor=None) if request.GET.get("cursor") else None,
-            "section": "list",
-        },
-    )
+    statuses = dict(DealStatus.choices)
+
+    def rows(items: list[Deal]) -> list[Deal]:
+        _label_customers(actor, items)
+        for deal in items:
+            deal.customer_name = deal.account_name or deal.contact_name  # type: ignore[attr-defined]
+            deal.pipeline_name = deal.stage.pipeline.name  # type: ignore[attr-defined]
+            deal.stage_name = deal.stage.name  # type: ignore[attr-defined]
+            deal.status_label = str(statuses.get(deal.status, deal.status))  # type: ignore[attr-defined]
+            deal.weighted = (  # type: ignore[attr-defined]
+                (deal.amount * deal.stage.probability / 100).quantize(Decimal("0.01"), ROUND_HALF_UP)
+                if deal.amount is not None
+                else None
+            )
+            owner = deal.owner
+            deal.owner_name = (owner.get_full_name() or owner.username) if owner else ""  # type: ignore[attr-defined]
+        return items
+
+    if request.GET.get("export") == "csv":
+        return export_response(spec, deals, request.GET, filename="deals.csv", to_rows=rows)
+    page = list_page(request, spec, deals, to_rows=rows)
+    writable = can_write(actor, "deals")
+    context = {
+        "form": form,
+        "title": _("All deals"),
+        "section": "list",
+        "people": owners,
+        "pipelines": pipelines,
+        **list_context(
+            request,
+            page,
+            bulk_url=reverse("sales:deals_bulk") if writable else "",
+            bulk_template="sales/_deal_bulk.html" if writable else "",
+        ),
+    }
+    return _render_list(request, "sales/deal_list.html", context)
+
+
+def _bulk_refusal(actor: Any, resource: str) -> HttpResponse | None:
+    """403 for a role that only reads ``resource``; 404 for one that does not even see it."""
+    if can_write(actor, resource):
+        return None
+    try:
+        require_read(actor, resource)
+    except NotFound:
+        raise Http404 from None
+    return HttpResponseForbidden(_("Your role may not change these records."))
+
+
+def _bulk_outcome(request: HttpRequest, *, asked: int, found: int, done: int, skipped: list[str]) -> None:
+    if done:
+        messages.success(request, _("%(count)d records changed.") % {"count": done})
+    if found < asked:
+        messages.warning(request, _("%(count)d selected records were not found.") % {"count": asked - found})
+    if skipped:
+        messages.warning(
+            request,
+            _("%(count)d records were left as they were: %(reasons)s")
+            % {"count": len(skipped), "reasons": "; ".join(dict.fromkeys(skipped))},
+        )
+
+
+@login_required
+@require_POST
+def deal_bulk(request: HttpRequest) -> HttpResponse:
+    """Assign the selected deals to an owner, or move them to a stage of their pipeline."""
+    actor = request.user
+    refusal = _bulk_refusal(actor, "deals")
+    if refusal is not None:
+        return refusal
+    fallback = reverse("sales:deals")
+    try:
+        ids = selected_ids(request.POST.getlist("ids"))
+        action = request.POST.get("action", "")
+        deals = list(selectors.deal_visible(actor=actor).select_related("stage").filter(pk__in=ids).order_by("id"))
+        skipped: list[str] = []
+        done = 0
+        if action == "assign_owner":
+            owner = next((u for u in _owners(actor) if str(u.pk) == request.POST.get("owner", "")), None)
+            if owner is None:
+                raise ValidationFailed(field="owner", reason=_("choose an owner"))
+            for deal in deals:
+                try:
+                    services.deal_update(actor=actor, deal=deal, data={"owner": owner})
+                    done += 1
+                except (ValidationFailed, Conflict) as exc:
+                    skipped.append(_refusal_reason(exc, _("the deal changed meanwhile")))
+        elif action == "move_stage":
+            value = request.POST.get("stage", "")
+            if not value.isdigit() or not 0 < int(value) <= ID_MAX:
+                raise ValidationFailed(field="stage", reason=_("choose a stage"))
+            try:
+                stage = selectors.stage_get_for_actor(actor=actor, stage_id=int(value))
+            except NotFound:
+                raise ValidationFailed(field="stage", reason=_("choose a stage")) from None
+            for deal in deals:
+                if deal.pipeline_id != stage.pipeline_id:
+                    skipped.append(_("the stage belongs to another pipeline"))
+                    continue
+                try:
+                    services.deal_move_to_stage(actor=actor, deal=deal, stage=stage)
+                    done += 1
+                except (ValidationFailed, Conflict) as exc:
+                    skipped.append(_refusal_reason(exc, _("only open deals move between stages")))
+        else:
+            raise ValidationFailed(field="action", reason=_("choose an action"))
+        _bulk_outcome(request, asked=len(ids), found=len(deals), done=done, skipped=skipped)
+    except ValidationFailed as exc:
+        messages.error(request, "; ".join(str(reason) for reason in exc.errors.values()))
+    except Forbidden as exc:
+        return HttpResponseForbidden(str(exc))
+    return HttpResponseRedirect(_safe_next(request, fallback))
 
 
 @login_required
@@ -735,3 +896,167 @@ def pick_account(request: HttpRequest) -> HttpResponse:
         except NotFound:
             items = []
     return render(request, "sales/_picker_results.html", {"items": items, "q": q})
+
+
+# ---- the list of all activities ------------------------------------------------------------------
+
+ACTIVITIES = ListSpec(
+    name="activities",
+    columns=(
+        Column("subject", gettext_lazy("Subject"), sort="subject"),
+        Column("kind_label", gettext_lazy("Kind")),
+        Column(
+            "due_at",
+            gettext_lazy("Due"),
+            sort="due_at",
+            template="sales/_cell_datetime.html",
+            export=lambda a: a.due_at.isoformat() if a.due_at else "",
+        ),
+        Column("assignee_name", gettext_lazy("Assigned to")),
+        Column("contact_name", gettext_lazy("Contact")),
+        Column("deal_name", gettext_lazy("Deal"), template="sales/_cell_activity_deal.html"),
+        Column(
+            "done", gettext_lazy("Done"), template="sales/_cell_done.html", export=lambda a: "yes" if a.done else "no"
+        ),
+        Column(
+            "created_at",
+            pgettext_lazy("activity", "Created"),
+            sort="-created",
+            default=False,
+            template="sales/_cell_date.html",
+            export=lambda a: a.created_at.isoformat(),
+        ),
+    ),
+    orderings={
+        "-created": ("-created_at", "-id"),
+        "created": ("created_at", "id"),
+        "due_at": ("due_at", "id"),
+        "-due_at": ("-due_at", "-id"),
+        "subject": ("subject", "id"),
+        "-subject": ("-subject", "-id"),
+    },
+    default_ordering="-created",
+    page_size=PAGE_SIZE,
+)
+
+
+def _assignees(actor: Any) -> list[Any]:
+    """Whom the actor may give an activity to: anyone active, or themselves and their team when team-scoped."""
+    people = list(user_list(actor=actor).filter(is_active=True).order_by("username"))
+    if read_scope(actor, "activities") is Scope.TEAM:
+        return [u for u in people if u.pk == actor.pk or (actor.team_id and u.team_id == actor.team_id)]
+    return people
+
+
+def _day_start(day: dt.date) -> dt.datetime:
+    return timezone.make_aware(dt.datetime.combine(day, dt.time.min))
+
+
+def _deal_names(actor: Any, deal_ids: Iterable[int | None]) -> dict[int, str]:
+    """The names of the deals the actor may see among these, in one query (none if they see no deals)."""
+    wanted = {pk for pk in deal_ids if pk is not None}
+    if not wanted:
+        return {}
+    try:
+        require_read(actor, "deals", "deal")
+    except NotFound:
+        return {}
+    return dict(selectors.deal_visible(actor=actor).filter(pk__in=wanted).values_list("pk", "name"))
+
+
+@login_required
+@require_safe
+def activity_list(request: HttpRequest) -> HttpResponse:
+    """Every activity the user may see: filters, chosen columns, saved views, CSV export and bulk actions."""
+    actor = request.user
+    try:
+        require_read(actor, "activities", "activity")
+    except NotFound as exc:
+        _page_refusal(exc)
+    assignees = _assignees(actor)
+    form = ActivityFilterForm(request.GET, assignees=assignees)
+    form.is_valid()
+    filters = form.cleaned_data
+    spec = _spec_with_page_size(ACTIVITIES, PAGE_SIZE)
+    done = {"yes": True, "no": False}.get(filters.get("done") or "")
+    due_from, due_to = filters.get("due_from"), filters.get("due_to")
+    activities = selectors.activity_list(
+        actor=actor,
+        kind=filters.get("kind") or None,
+        done=done,
+        assignee_id=filters.get("assignee"),
+        due_after=_day_start(due_from) if due_from else None,
+        due_before=_day_start(due_to + dt.timedelta(days=1)) if due_to else None,
+    ).select_related("assignee")
+    if spec.ordering_key(request.GET).lstrip("-") == "due_at":
+        activities = activities.filter(due_at__isnull=False)
+    kinds = dict(ActivityKind.choices)
+
+    def rows(items: list[Any]) -> list[Any]:
+        contacts, _accounts = _visible_names(actor, contact_ids=(a.contact_id for a in items), account_ids=())
+        deals = _deal_names(actor, (a.deal_id for a in items))
+        for activity in items:
+            activity.kind_label = str(kinds.get(activity.kind, activity.kind))
+            person = activity.assignee
+            activity.assignee_name = (person.get_full_name() or person.username) if person else ""
+            activity.contact_name = contacts.get(activity.contact_id, "")
+            activity.deal_name = deals.get(activity.deal_id, "")
+        return items
+
+    if request.GET.get("export") == "csv":
+        return export_response(spec, activities, request.GET, filename="activities.csv", to_rows=rows)
+    page = list_page(request, spec, activities, to_rows=rows)
+    writable = can_write(actor, "activities")
+    context = {
+        "form": form,
+        "title": _("All activities"),
+        "people": assignees,
+        **list_context(
+            request,
+            page,
+            bulk_url=reverse("sales:activities_bulk") if writable else "",
+            bulk_template="sales/_activity_bulk.html" if writable else "",
+        ),
+    }
+    return _render_list(request, "sales/activity_list.html", context)
+
+
+@login_required
+@require_POST
+def activity_bulk(request: HttpRequest) -> HttpResponse:
+    """Mark the selected activities done, or give them to someone."""
+    actor = request.user
+    refusal = _bulk_refusal(actor, "activities")
+    if refusal is not None:
+        return refusal
+    try:
+        ids = selected_ids(request.POST.getlist("ids"))
+        action = request.POST.get("action", "")
+        activities = list(selectors.activity_visible(actor=actor).filter(pk__in=ids).order_by("id"))
+        skipped: list[str] = []
+        done = 0
+        if action == "mark_done":
+            for activity in activities:
+                try:
+                    services.activity_complete(actor=actor, activity=activity)
+                    done += 1
+                except Conflict:
+                    skipped.append(_("already done"))
+        elif action == "assign":
+            assignee = next((u for u in _assignees(actor) if str(u.pk) == request.POST.get("assignee", "")), None)
+            if assignee is None:
+                raise ValidationFailed(field="assignee", reason=_("choose whom to assign to"))
+            for activity in activities:
+                try:
+                    services.activity_update(actor=actor, activity=activity, data={"assignee": assignee})
+                    done += 1
+                except (ValidationFailed, Conflict) as exc:
+                    skipped.append(_refusal_reason(exc, _("the activity changed meanwhile")))
+        else:
+            raise ValidationFailed(field="action", reason=_("choose an action"))
+        _bulk_outcome(request, asked=len(ids), found=len(activities), done=done, skipped=skipped)
+    except ValidationFailed as exc:
+        messages.error(request, "; ".join(str(reason) for reason in exc.errors.values()))
+    except Forbidden as exc:
+        return HttpResponseForbidden(str(exc))
+    return HttpResponseRedirect(_safe_next(request, reverse("sales:activities")))

@@ -86,7 +86,7 @@ class TicketQueueForm(BootstrapForm):
         label=_("Priority"), required=False, choices=[("", _("Any priority")), *Priority.choices]
     )
     assignee = forms.ChoiceField(label=_("Assignee"), required=False)
-    ordering = forms.ChoiceField(label=_("Sort by"), required=False, choices=QUEUE_ORDERINGS)
+    sort = forms.ChoiceField(label=_("Sort by"), required=False, choices=QUEUE_ORDERINGS)
 
     def __init__(self, *args: Any, queues: Iterable[Queue] = (), assignees: Iterable[User] = (), **kwargs: Any):
         super().__init__(*args, **kwargs)

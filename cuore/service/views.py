@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import quote
 
@@ -22,14 +22,16 @@ from django.shortcuts import render
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext_lazy
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from cuore.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from cuore.core.htmx import is_htmx
+from cuore.core.lists import Column, ListSpec, export_response, list_context, list_page, selected_ids
 from cuore.core.pagination import Page, paginate
-from cuore.core.visibility import can_write, require_write
+from cuore.core.visibility import can_write, require_read, require_write
 from cuore.service import selectors, services
 from cuore.service.forms import (
     ANY_STATUS,
@@ -41,14 +43,12 @@ from cuore.service.forms import (
     TicketQueueForm,
     add_service_errors,
 )
-from cuore.service.models import Article, Ticket, TicketStatus
+from cuore.service.models import Article, Priority, Ticket, TicketStatus
 
 QUEUE_PAGE_SIZE = 50
 ARTICLE_PAGE_SIZE = 25
 PICKER_SIZE = 8
 NEAR_DUE_MINUTES = 60
-# ordering form value -> (cursor key, keyset ordering); the keys are the API's, so are the indexes.
-QUEUE_ORDERINGS = {"due": ("resolution_due", ("resolution_due", "id")), "newest": ("-created", ("-id",))}
 ARTICLE_ORDERINGS = {"newest": ("-created", ("-id",)), "title": ("title", ("title", "id"))}
 # The button that moves a ticket to a status, by its status.
 STATUS_ACTIONS = {
@@ -180,12 +180,6 @@ def _labelled(ticket: Ticket) -> Ticket:
     return ticket
 
 
-@dataclass(frozen=True)
-class TicketRow:
-    ticket: Ticket
-    sla: TicketSlaView
-
-
 def _status_filter(value: str | None) -> list[str] | None:
     if not value:
         return list(services.OPEN_STATUSES)
@@ -200,10 +194,68 @@ def _assignee_filter(value: str | None) -> int | str | None:
     return int(value)  # the form only accepts the ids of the users it lists
 
 
+def _sla_cell(which: str) -> Callable[[Any], str]:
+    def export(ticket: Any) -> str:
+        clock = getattr(ticket.sla, which)
+        return clock.due.isoformat() if clock.due else ""
+
+    return export
+
+
+QUEUE = ListSpec(
+    name="queue",
+    columns=(
+        Column("number", gettext_lazy("Number"), template="service/_cell_ticket_number.html"),
+        Column("subject", gettext_lazy("Subject"), template="service/_cell_ticket_subject.html"),
+        Column("customer_name", gettext_lazy("Customer")),
+        Column("priority", gettext_lazy("Priority"), template="service/_cell_priority.html"),
+        Column("status_label", gettext_lazy("Status"), template="service/_cell_status.html"),
+        Column("assignee_name", gettext_lazy("Assignee"), template="service/_cell_assignee.html"),
+        Column(
+            "first_response",
+            gettext_lazy("First response"),
+            template="service/_cell_sla_first.html",
+            export=_sla_cell("first_response"),
+        ),
+        Column(
+            "resolution",
+            gettext_lazy("Resolution"),
+            sort="due",
+            template="service/_cell_sla_resolution.html",
+            export=_sla_cell("resolution"),
+        ),
+        Column("queue_name", gettext_lazy("Queue"), default=False),
+        Column(
+            "created_at",
+            pgettext_lazy("ticket", "Created"),
+            sort="newest",
+            default=False,
+            template="service/_cell_datetime.html",
+            export=lambda t: t.created_at.isoformat(),
+        ),
+    ),
+    orderings={"due": ("resolution_due", "id"), "newest": ("-id",)},
+    default_ordering="due",
+    page_size=QUEUE_PAGE_SIZE,
+)
+
+
+def _queue_row(ticket: Ticket, now: dt.datetime) -> Ticket:
+    _labelled(ticket)
+    ticket.sla = ticket_sla_view(ticket, now)  # type: ignore[attr-defined]
+    ticket.customer_name = ticket.contact.full_name if ticket.contact else ""  # type: ignore[attr-defined]
+    person = ticket.assignee
+    ticket.assignee_name = (person.get_full_name() or person.username) if person else ""  # type: ignore[attr-defined]
+    ticket.queue_name = ticket.queue.name if ticket.queue else ""  # type: ignore[attr-defined]
+    return ticket
+
+
 @login_required
-@require_GET
+@require_http_methods(["GET", "POST"])
 def ticket_queue(request: HttpRequest) -> HttpResponse:
-    """The ticket queue: filtered, soonest resolution due first (or newest), one cursor page at a time."""
+    """The ticket queue: filters, chosen columns, saved views, CSV export; a POST is a bulk action."""
+    if request.method == "POST":
+        return _queue_bulk(request)
     actor = request.user
     try:
         assignees = list(selectors.ticket_assignee_choices(actor=actor))
@@ -212,6 +264,7 @@ def ticket_queue(request: HttpRequest) -> HttpResponse:
         raise Http404 from None
     form = TicketQueueForm(request.GET, queues=queues, assignees=assignees)
     form.is_valid()  # invalid filters are shown beside their field and left out
+    spec = QUEUE if QUEUE.page_size == QUEUE_PAGE_SIZE else replace(QUEUE, page_size=QUEUE_PAGE_SIZE)
     tickets = selectors.ticket_list(
         actor=actor,
         status=_status_filter(form.value("status")),
@@ -220,40 +273,97 @@ def ticket_queue(request: HttpRequest) -> HttpResponse:
         assignee_id=_assignee_filter(form.value("assignee")),
         q=form.value("q"),
     )
-    ordering = form.value("ordering") or "due"
+    sort = spec.ordering_key(request.GET)
     undated = None
-    if ordering == "due":
+    if sort == "due":
         # A keyset ordering needs values: tickets without an SLA due time are listed under "newest".
-        undated = tickets.filter(resolution_due__isnull=True).count()
+        if not request.GET.get("cursor") and request.GET.get("export") != "csv":
+            undated = tickets.filter(resolution_due__isnull=True).count()
         tickets = tickets.filter(resolution_due__isnull=False)
-    key, fields = QUEUE_ORDERINGS[ordering]
-    cursor_error = False
-    try:
-        page = paginate(
-            tickets, ordering_key=key, ordering=fields, cursor=request.GET.get("cursor") or None, limit=QUEUE_PAGE_SIZE
-        )
-    except ValidationFailed:
-        cursor_error = True
-        page = paginate(tickets, ordering_key=key, ordering=fields, cursor=None, limit=QUEUE_PAGE_SIZE)
     now = timezone.now()
-    params = request.GET.copy()
-    for name in ("cursor", "fragment"):
-        params.pop(name, None)
-    newest_params = params.copy()
-    newest_params["ordering"] = "newest"
+
+    def rows(items: list[Ticket]) -> list[Ticket]:
+        return [_queue_row(ticket, now) for ticket in items]
+
+    if request.GET.get("export") == "csv":
+        return export_response(spec, tickets, request.GET, filename="tickets.csv", to_rows=rows)
+    page = list_page(request, spec, tickets, to_rows=rows)
+    writable = can_write(actor, "tickets")
+    newest = QueryDict(page.query, mutable=True)
+    newest["sort"] = "newest"
     context = {
         "form": form,
-        "rows": [TicketRow(_labelled(ticket), ticket_sla_view(ticket, now)) for ticket in page.items],
-        "next_url": _with_cursor(request.GET, page.next_cursor),
-        "first_page": not request.GET.get("cursor") or cursor_error,
-        "cursor_error": cursor_error,
         "undated": undated,
-        "newest_url": "?" + newest_params.urlencode(),
-        "first_url": "?" + params.urlencode(),
-        "ordering": ordering,
+        "newest_url": "?" + newest.urlencode(),
+        "assignees": assignees,
+        "priorities": Priority.choices,
+        **list_context(
+            request,
+            page,
+            bulk_url=reverse("service:queue") if writable else "",
+            bulk_template="service/_queue_bulk.html" if writable else "",
+        ),
     }
-    template = "service/_queue_results.html" if wants_fragment(request) else "service/queue.html"
-    return _render(request, template, context)
+    fragment = request.GET.get("fragment")
+    if wants_fragment(request) and fragment == "rows":
+        return _render(request, "service/_queue_rows.html", context)
+    if wants_fragment(request) and request.headers.get("HX-Target", "").startswith("list-"):
+        return _render(request, "service/_queue_list.html", context)
+    return _render(request, "service/queue.html", context)
+
+
+def _queue_bulk(request: HttpRequest) -> HttpResponse:
+    """Assign the selected tickets, or set their priority; tickets the user may not see are left out."""
+    actor = request.user
+    if not can_write(actor, "tickets"):
+        try:
+            require_read(actor, "tickets", "ticket")
+        except NotFound:
+            raise Http404 from None
+        return HttpResponseForbidden(_("Your role may not change these tickets."))
+    try:
+        ids = selected_ids(request.POST.getlist("ids"))
+        action = request.POST.get("action", "")
+        tickets = list(selectors.ticket_visible(actor=actor).filter(pk__in=ids).order_by("id"))
+        if action == "assign":
+            choice = request.POST.get("assignee", "")
+            people = {str(user.pk): user for user in selectors.ticket_assignee_choices(actor=actor)}
+            if choice == "me":
+                people["me"] = actor
+            if choice not in people and choice != "none":
+                raise ValidationFailed(field="assignee", reason=_("choose whom to assign to"))
+            data: dict[str, Any] = {"assignee": people.get(choice)}
+        elif action == "set_priority":
+            priority = request.POST.get("priority", "")
+            if priority not in Priority.values:
+                raise ValidationFailed(field="priority", reason=_("choose a priority"))
+            data = {"priority": priority}
+        else:
+            raise ValidationFailed(field="action", reason=_("choose an action"))
+        changed = 0
+        skipped: list[str] = []
+        for ticket in tickets:
+            try:
+                services.ticket_update(actor=actor, ticket=ticket, data=data)
+                changed += 1
+            except (ValidationFailed, Conflict) as exc:
+                skipped.append(str(exc))
+        if changed:
+            messages.success(request, _("%(count)d tickets changed.") % {"count": changed})
+        if len(tickets) < len(ids):
+            messages.warning(
+                request, _("%(count)d selected tickets were not found.") % {"count": len(ids) - len(tickets)}
+            )
+        if skipped:
+            messages.warning(request, _("%(count)d tickets were left as they were.") % {"count": len(skipped)})
+    except ValidationFailed as exc:
+        messages.error(request, "; ".join(str(reason) for reason in exc.errors.values()))
+    except Forbidden as exc:
+        return HttpResponseForbidden(str(exc))
+    target = request.POST.get("next") or ""
+    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        target = reverse("service:queue")
+    return HttpResponseRedirect(target)
 
 
 # ---- the ticket page --------------------------------------------------------------------------------------

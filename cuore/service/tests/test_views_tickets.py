@@ -138,7 +138,7 @@ def test_queue_orders_by_resolution_due_then_newest(login, clock, default_policy
     client = login("support")
 
     by_due = row_ids(client.get(reverse("service:queue")).content.decode())
-    newest = row_ids(client.get(reverse("service:queue"), {"ordering": "newest"}).content.decode())
+    newest = row_ids(client.get(reverse("service:queue"), {"sort": "newest"}).content.decode())
 
     assert by_due == [urgent.pk, high.pk, low.pk]
     assert newest == [high.pk, urgent.pk, low.pk]
@@ -150,10 +150,10 @@ def test_queue_points_to_tickets_without_due_time(login, clock, make_ticket):
     client = login("support")
 
     by_due = client.get(reverse("service:queue")).content.decode()
-    newest = client.get(reverse("service:queue"), {"ordering": "newest"}).content.decode()
+    newest = client.get(reverse("service:queue"), {"sort": "newest"}).content.decode()
 
     assert row_ids(by_due) == []
-    assert 'data-testid="undated-tickets"' in by_due and "?ordering=newest" in by_due
+    assert 'data-testid="undated-tickets"' in by_due and "?sort=newest" in by_due
     assert row_ids(newest) == [undated.pk]
 
 
@@ -196,26 +196,28 @@ def test_queue_pages_with_a_cursor(login, clock, default_policy, make_ticket, mo
     client = login("support")
 
     first = client.get(reverse("service:queue"), {"priority": "urgent"})
-    next_url = re.search(r'href="(\?[^"]*cursor=[^"]*)"', first.content.decode()).group(1).replace("&amp;", "&")
-    second = client.get(reverse("service:queue") + next_url)
+    next_url = re.search(r'hx-get="(\?[^"]*cursor=[^"]*)"', first.content.decode()).group(1).replace("&amp;", "&")
+    second = client.get(reverse("service:queue") + next_url, headers=HTMX)
 
     assert row_ids(first.content.decode()) == [tickets[0].pk, tickets[1].pk]
     assert "priority=urgent" in next_url
     assert row_ids(second.content.decode()) == [tickets[2].pk]
-    assert 'data-testid="next-page"' not in second.content.decode()
-    assert 'data-testid="first-page"' in second.content.decode()
+    assert 'data-testid="load-more"' in first.content.decode()
+    assert 'data-testid="load-more"' not in second.content.decode()
 
 
 def test_queue_survives_a_bad_cursor(login, ticket):
     response = login("support").get(reverse("service:queue"), {"cursor": "garbage"})
 
     assert response.status_code == 200
-    assert "no longer valid" in response.content.decode()
+    assert "no longer exists" in response.content.decode()
     assert row_ids(response.content.decode()) == [ticket.pk]
 
 
 def test_queue_answers_htmx_with_the_results_only(login, ticket):
-    response = login("support").get(reverse("service:queue"), {"q": "printer"}, headers=HTMX)
+    response = login("support").get(
+        reverse("service:queue"), {"q": "printer"}, headers={**HTMX, "HX-Target": "list-queue"}
+    )
 
     html = response.content.decode()
     assert response.status_code == 200
