@@ -6,6 +6,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from cuore.core.models import TimeStampedModel
 
@@ -50,9 +51,10 @@ class Stage(models.Model):
 
 
 class DealStatus(models.TextChoices):
-    OPEN = "open", _("Open")
-    WON = "won", _("Won")
-    LOST = "lost", _("Lost")
+    # A context per word: Italian agrees the adjective with "trattativa" (aperta) and "ticket" (aperto).
+    OPEN = "open", pgettext_lazy("deal status", "Open")
+    WON = "won", pgettext_lazy("deal status", "Won")
+    LOST = "lost", pgettext_lazy("deal status", "Lost")
 
 
 class Deal(TimeStampedModel):
