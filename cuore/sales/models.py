@@ -86,7 +86,8 @@ class Deal(TimeStampedModel):
         indexes = [
             models.Index(fields=["owner", "-created_at", "-id"], name="deal_owner_created_idx"),
             models.Index(fields=["team", "-created_at", "-id"], name="deal_team_created_idx"),
-            models.Index(fields=["stage", "status"], name="deal_stage_idx"),
+            # The Kanban board: each stage's newest open deals.
+            models.Index(fields=["stage", "status", "-created_at", "-id"], name="deal_stage_newest_idx"),
             models.Index(fields=["status", "expected_close"], name="deal_status_close_idx"),
             models.Index(fields=["contact", "-id"], name="deal_contact_idx"),
             models.Index(fields=["account", "-id"], name="deal_account_idx"),

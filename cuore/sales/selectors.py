@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from django.db.models import Count, F, Prefetch, Q, QuerySet, Sum, Window
-from django.db.models.functions import RowNumber, TruncMonth
+from django.db.models import Count, Prefetch, Q, QuerySet, Sum
+from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
 from cuore.contacts.models import Account, Contact
@@ -216,14 +216,18 @@ def deal_board(*, actor: Any, pipeline: Pipeline, per_stage: int = 50) -> list[B
     """
     require_read(actor, "deals", "deal")
     stages = sorted(pipeline.stages.all(), key=lambda stage: (stage.position, stage.pk))
-    newest_first = [F("created_at").desc(), F("id").desc()]
+    newest_first = ("-created_at", "-id")
+    # Each column's newest deals come from its own range of deal_stage_newest_idx (stage, status, newest
+    # first); ranking all the pipeline's open deals instead read every one of them (~280 ms at 1M).
+    visible = deal_visible(actor=actor)
+    columns = Q()
+    for stage in stages:
+        newest = visible.filter(stage=stage, status=DealStatus.OPEN).order_by(*newest_first)
+        columns |= Q(pk__in=newest.values("pk")[:per_stage])
     ranked = (
-        deal_visible(actor=actor)
-        .filter(pipeline=pipeline, status=DealStatus.OPEN)
-        .annotate(rank=Window(RowNumber(), partition_by=[F("stage_id")], order_by=newest_first))
-        .filter(rank__lte=per_stage)
-        .select_related("owner")
-        .order_by(*newest_first)
+        Deal.objects.filter(columns, pipeline=pipeline).select_related("owner").order_by(*newest_first)
+        if stages
+        else Deal.objects.none()
     )
     by_id = {stage.pk: stage for stage in stages}
     cards: dict[int, list[Deal]] = {pk: [] for pk in by_id}
