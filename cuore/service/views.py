@@ -297,6 +297,10 @@ def ticket_queue(request: HttpRequest) -> HttpResponse:
         "newest_url": "?" + newest.urlencode(),
         "assignees": assignees,
         "priorities": Priority.choices,
+        # The shared list, with the queue's rows (SLA highlighting, stable ids) and its footnote.
+        "row_attrs": "service/_queue_row_attrs.html",
+        "table_testid": "ticket-queue",
+        "list_footer": "service/_queue_footer.html",
         **list_context(
             request,
             page,
@@ -306,9 +310,9 @@ def ticket_queue(request: HttpRequest) -> HttpResponse:
     }
     fragment = request.GET.get("fragment")
     if wants_fragment(request) and fragment == "rows":
-        return _render(request, "service/_queue_rows.html", context)
+        return _render(request, "lists/_rows.html", context)
     if wants_fragment(request) and request.headers.get("HX-Target", "").startswith("list-"):
-        return _render(request, "service/_queue_list.html", context)
+        return _render(request, "lists/_list.html", context)
     return _render(request, "service/queue.html", context)
 
 
