@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from cuore.core.errors import Conflict, ValidationFailed
+from cuore.core.forms import BootstrapForm as CoreBootstrapForm
 from cuore.core.templatetags.cuore import number
 from cuore.orders.models import OrderChannel, OrderStatus, ReturnStatus
 
@@ -138,41 +139,10 @@ def refusal_text(exc: Exception) -> str:
 # ---- shared form behaviour -----------------------------------------------------------------------
 
 
-class BootstrapForm(forms.Form):
-    """A form whose widgets carry Bootstrap's classes, and ``is-invalid`` once a field has an error."""
+class BootstrapForm(CoreBootstrapForm):
+    """Bootstrap classes and errors beside the fields, with this app's reasons in the user's language."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        for field in self.fields.values():
-            widget = field.widget
-            if isinstance(widget, forms.HiddenInput):
-                continue
-            if isinstance(widget, forms.CheckboxInput):
-                css = "form-check-input"
-            elif isinstance(widget, forms.Select):
-                css = "form-select"
-            else:
-                css = "form-control"
-            widget.attrs["class"] = f"{widget.attrs.get('class', '')} {css}".strip()
-
-    def full_clean(self) -> None:
-        super().full_clean()
-        self._mark_invalid()
-
-    def _mark_invalid(self) -> None:
-        for name in self.errors:
-            if name in self.fields:
-                widget = self.fields[name].widget
-                if "is-invalid" not in widget.attrs.get("class", ""):
-                    widget.attrs["class"] = f"{widget.attrs.get('class', '')} is-invalid".strip()
-
-    def add_service_errors(self, exc: ValidationFailed, fields: dict[str, str | None] | None = None) -> None:
-        """Show a service's refusal beside the field it names (``fields`` maps its names to the form's)."""
-        fields = fields or {}
-        for name, reason in exc.errors.items():
-            target = fields.get(name, name)
-            self.add_error(target if target in self.fields else None, reason_text(reason))
-        self._mark_invalid()
+    reason_text = staticmethod(reason_text)
 
 
 def _money_field(label: Any, *, required: bool = True, max_digits: int = 12) -> forms.DecimalField:

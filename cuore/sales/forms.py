@@ -7,7 +7,7 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from cuore.core.errors import ValidationFailed
+from cuore.core.forms import BootstrapForm as CoreBootstrapForm
 from cuore.sales.models import ActivityKind, DealStatus
 
 ID_MAX = 2**63 - 1  # ids are 64-bit in the database; a larger one is no id at all
@@ -35,39 +35,10 @@ def reason_text(reason: str) -> str:
     return str(REASONS.get(reason, reason))
 
 
-class BootstrapForm(forms.Form):
-    """A form whose widgets carry Bootstrap's classes, and ``is-invalid`` once a field has an error."""
+class BootstrapForm(CoreBootstrapForm):
+    """Bootstrap classes and errors beside the fields, with this app's reasons in the user's language."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        for field in self.fields.values():
-            widget = field.widget
-            if isinstance(widget, forms.HiddenInput):
-                continue
-            css = "form-select" if isinstance(widget, forms.Select) else "form-control"
-            widget.attrs["class"] = f"{widget.attrs.get('class', '')} {css}".strip()
-
-    def full_clean(self) -> None:
-        super().full_clean()
-        self._mark_invalid()
-
-    def _mark_invalid(self) -> None:
-        for name in self.errors:
-            if name in self.fields:
-                widget = self.fields[name].widget
-                if "is-invalid" not in widget.attrs.get("class", ""):
-                    widget.attrs["class"] = f"{widget.attrs.get('class', '')} is-invalid".strip()
-
-    def add_service_errors(self, exc: ValidationFailed, fields: dict[str, str | None] | None = None) -> None:
-        """Show a service's refusal beside the field it names (``fields`` maps its names to the form's).
-
-        A name that is no field of the form (or is mapped to ``None``) is shown above the form.
-        """
-        fields = fields or {}
-        for name, reason in exc.errors.items():
-            target = fields.get(name, name)
-            self.add_error(target if target in self.fields else None, reason_text(reason))
-        self._mark_invalid()
+    reason_text = staticmethod(reason_text)
 
 
 def _id_field(**kwargs: Any) -> forms.IntegerField:
