@@ -83,6 +83,9 @@ def main() -> int:
         ("sales rep: Kanban board", url("sales:board"), {}, {"client": rep_client}),
         ("manager: dashboard", url("home"), {}, {}),
     ]
+    # The issue's target covers the contact list, the search and the customer 360; the board and the
+    # dashboard are measured too, and reported apart.
+    untargeted = {"sales rep: Kanban board", "manager: dashboard"}
     first = client.get(url("contacts:list"))
     body = first.content.decode()
     marker = 'hx-get="?'
@@ -113,9 +116,10 @@ def main() -> int:
             response = who.get(path, params, **headers)
             timings.append((time.perf_counter() - started) * 1000)
         p95 = _pct(timings, 0.95)
-        worst = max(worst, p95)
+        if name not in untargeted:
+            worst = max(worst, p95)
         print(f"{name:<42} {statistics.median(timings):8.1f} {p95:8.1f} {len(response.content) / 1024:6.0f}")
-    print(f"\nworst p95: {worst:.1f} ms (target < {TARGET_MS} ms)")
+    print(f"\nworst p95 of the contact list, search and customer 360 pages: {worst:.1f} ms (target < {TARGET_MS} ms)")
     return 0
 
 
