@@ -93,6 +93,7 @@ AUTH_PASSWORD_VALIDATORS = [
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", _("English")), ("it", _("Italian"))]
 LOCALE_PATHS = [BASE_DIR / "cuore" / "locale"]
+FORMAT_MODULE_PATH = ["config.formats"]  # English dates day-first with a 24-hour clock
 USE_I18N = True
 # Times are stored in UTC and the API answers in UTC; pages show them, and forms read them, here.
 TIME_ZONE = env_time_zone("CUORE_TIME_ZONE", "Europe/Rome")

@@ -116,7 +116,7 @@ def test_the_deal_page_shows_the_figures_links_history_and_activities(client, pe
     assert 'data-testid="deal-amount">€1,234.50<' in html
     assert 'data-testid="deal-stage">Negotiation<' in html
     assert "80%" in html and "€987.60" in html  # weighted at the stage's 80 %
-    assert 'data-testid="deal-expected-close">06/30/2026<' in html
+    assert 'data-testid="deal-expected-close">30/06/2026<' in html
     assert 'data-testid="deal-owner">owner<' in html
     assert "Mario Bianchi" in html and "Acme Srl" in html
     history = html.split('data-testid="deal-history"')[1].split("</ul>")[0]
