@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "cuore.orders",
     "cuore.service",
     "cuore.interactions",
+    "cuore.analytics",
     "cuore.home",
     "cuore.demo",
 ]

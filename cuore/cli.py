@@ -12,6 +12,8 @@ import os
 import sys
 from collections.abc import Sequence
 
+from cuore.analytics.cli import cmd_analytics_run, iso_date
+
 EXIT_BAD_INPUT = 2
 EXIT_FAILED = 1
 
@@ -236,6 +238,19 @@ def build_parser() -> argparse.ArgumentParser:
     token_create.add_argument("--user", required=True, metavar="USERNAME", help="the user the token acts as")
     token_create.add_argument("--name", help="a label for the token")
     token_create.set_defaults(handler=cmd_token_create)
+
+    analytics = commands.add_parser("analytics", help="score the customers", description="Run the analytics engine.")
+    analytics_commands = analytics.add_subparsers(dest="analytics_command", metavar="ACTION", parser_class=_Parser)
+    analytics_commands.required = True
+    analytics_run = analytics_commands.add_parser(
+        "run",
+        help="score every customer: RFM, segment, preferred category, ABC",
+        description="Score every customer and keep the scores in the warehouse history.",
+    )
+    analytics_run.add_argument(
+        "--as-of", type=iso_date, metavar="YYYY-MM-DD", help="score as of this date (default: today, UTC)"
+    )
+    analytics_run.set_defaults(handler=cmd_analytics_run)
     return parser
 
 

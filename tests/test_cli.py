@@ -540,3 +540,17 @@ def test_serve_answers_the_api_and_static_files_until_terminated(data_dir, tmp_p
             raise
     assert exit_code == 0, log_path.read_text()
     assert "Shutting down: Master" in log_path.read_text()
+
+
+@pytest.mark.slow
+def test_analytics_run_scores_the_customers_and_refuses_a_bad_date(data_dir):
+    assert run_cuore(data_dir, "demo", "--customers", "30", "--seed", "7", "--no-serve").returncode == 0
+
+    result = run_cuore(data_dir, "analytics", "run", "--as-of", "2026-11-01")
+    bad = run_cuore(data_dir, "analytics", "run", "--as-of", "yesterday")
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("analytics run 1 as of 2026-11-01: ") and " scored; ABC A=" in result.stdout
+    assert (data_dir / "warehouse" / "warehouse.duckdb").exists()
+    assert query(data_dir, "SELECT count(*) FROM analytics_contactscore")[0][0] > 0
+    assert_one_line_error(bad, exit_code=2, starts_with="cuore analytics run: error: argument --as-of:")
