@@ -7,7 +7,6 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseForbidden, HttpResponseRedirect
-from django.shortcuts import render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
@@ -18,8 +17,7 @@ from cuore.contacts import selectors, services
 from cuore.contacts.forms import AccountFilterForm, ContactFilterForm
 from cuore.contacts.models import LifecycleStage
 from cuore.core.errors import Forbidden, NotFound, ValidationFailed
-from cuore.core.htmx import is_htmx
-from cuore.core.lists import Column, ListSpec, export_response, list_context, list_page, selected_ids
+from cuore.core.lists import Column, ListSpec, export_response, list_context, list_page, render_list, selected_ids
 from cuore.core.visibility import can_write, require_read
 from cuore.users.selectors import user_list
 
@@ -95,16 +93,6 @@ def _names(people: list[Any]) -> dict[int, str]:
     return {u.pk: u.get_full_name() or u.username for u in people}
 
 
-def _render_list(request: HttpRequest, template: str, context: dict[str, Any]) -> HttpResponse:
-    fragment = request.GET.get("fragment")
-    if is_htmx(request) and fragment == "rows":
-        return render(request, "lists/_rows.html", context)
-    # The filter form swaps the list in place (and pushes its own address, without a fragment marker).
-    if is_htmx(request) and (fragment == "list" or request.headers.get("HX-Target", "").startswith("list-")):
-        return render(request, "lists/_list.html", context)
-    return render(request, template, context)
-
-
 @login_required
 def contact_list(request: HttpRequest) -> HttpResponse:
     try:
@@ -147,7 +135,7 @@ def contact_list(request: HttpRequest) -> HttpResponse:
             bulk_template="contacts/_bulk.html" if writable else "",
         ),
     }
-    return _render_list(request, "contacts/list.html", context)
+    return render_list(request, "contacts/list.html", context)
 
 
 @login_required
@@ -191,7 +179,7 @@ def account_list(request: HttpRequest) -> HttpResponse:
             bulk_template="contacts/_bulk.html" if writable else "",
         ),
     }
-    return _render_list(request, "contacts/list.html", context)
+    return render_list(request, "contacts/list.html", context)
 
 
 def _back(request: HttpRequest, fallback: str) -> HttpResponseRedirect:

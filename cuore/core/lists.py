@@ -18,10 +18,13 @@ from urllib.parse import urlencode
 from django.contrib import messages
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
-from django.http import HttpRequest, QueryDict, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, QueryDict, StreamingHttpResponse
+from django.shortcuts import render
+from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext
 
 from cuore.core.errors import NotFound, ValidationFailed
+from cuore.core.htmx import wants_fragment
 from cuore.core.models import SavedView
 from cuore.core.pagination import paginate
 
@@ -254,6 +257,20 @@ def selected_ids(values: Iterable[str], *, limit: int = 500) -> list[int]:
 
 def query_string(params: dict[str, Any]) -> str:
     return urlencode({k: v for k, v in params.items() if v not in (None, "")})
+
+
+def render_list(request: HttpRequest, template: str, context: dict[str, Any]) -> HttpResponse:
+    """The whole page; or, for HTMX, the list alone (the filter form) or more rows ("load more")."""
+    fragment = request.GET.get("fragment")
+    if wants_fragment(request) and fragment == "rows":
+        chosen = "lists/_rows.html"
+    elif wants_fragment(request) and (fragment == "list" or request.headers.get("HX-Target", "").startswith("list-")):
+        chosen = "lists/_list.html"
+    else:
+        chosen = template
+    response = render(request, chosen, context)
+    patch_vary_headers(response, ["HX-Request", "HX-Target"])
+    return response
 
 
 def list_context(

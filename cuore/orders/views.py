@@ -27,7 +27,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from cuore.core.errors import Conflict, Forbidden, NotFound, ValidationFailed, reference
 from cuore.core.htmx import is_htmx
-from cuore.core.lists import Column, ListSpec, export_response, list_context, list_page, selected_ids
+from cuore.core.lists import Column, ListSpec, export_response, list_context, list_page, render_list, selected_ids
 from cuore.core.visibility import can_write, require_read
 from cuore.orders import selectors, services
 from cuore.orders.api import ORDER_ORDERINGS, PRODUCT_ORDERINGS
@@ -151,15 +151,6 @@ def _page(request: HttpRequest, spec: ListSpec, queryset: Any, rows: Callable[[l
         return list_page(request, spec, queryset, to_rows=rows)
 
 
-def _render_list(request: HttpRequest, context: dict[str, Any]) -> HttpResponse:
-    fragment = request.GET.get("fragment")
-    if is_htmx(request) and fragment == "rows":
-        return render(request, "lists/_rows.html", context)
-    if is_htmx(request) and fragment == "list":
-        return render(request, "lists/_list.html", context)
-    return render(request, "orders/list.html", context)
-
-
 def _back(request: HttpRequest, fallback: str) -> HttpResponseRedirect:
     return HttpResponseRedirect(_safe_next(request, fallback))
 
@@ -235,7 +226,7 @@ def order_list(request: HttpRequest) -> HttpResponse:
             bulk_template="orders/_bulk_orders.html" if writable else "",
         ),
     }
-    return _render_list(request, context)
+    return render_list(request, "orders/list.html", context)
 
 
 @login_required
@@ -740,7 +731,7 @@ def product_list(request: HttpRequest) -> HttpResponse:
             bulk_template="orders/_bulk_products.html" if writable else "",
         ),
     }
-    return _render_list(request, context)
+    return render_list(request, "orders/list.html", context)
 
 
 @login_required

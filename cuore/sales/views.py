@@ -30,7 +30,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from cuore.contacts.selectors import account_list, account_visible, contact_list, contact_visible
 from cuore.core.errors import Conflict, Forbidden, NotFound, ValidationFailed, reference
 from cuore.core.htmx import is_htmx
-from cuore.core.lists import Column, ListSpec, export_response, list_context, list_page, selected_ids
+from cuore.core.lists import Column, ListSpec, export_response, list_context, list_page, render_list, selected_ids
 from cuore.core.pagination import paginate
 from cuore.core.roles import Role
 from cuore.core.visibility import Scope, can_write, read_scope, require_read, require_write
@@ -407,16 +407,6 @@ DEALS = ListSpec(
 )
 
 
-def _render_list(request: HttpRequest, template: str, context: dict[str, Any]) -> HttpResponse:
-    """The whole page, or the list alone for the filter form, or more rows for "load more"."""
-    fragment = request.GET.get("fragment")
-    if is_htmx(request) and fragment == "rows":
-        return render(request, "lists/_rows.html", context)
-    if is_htmx(request) and (fragment == "list" or request.headers.get("HX-Target", "").startswith("list-")):
-        return render(request, "lists/_list.html", context)
-    return render(request, template, context)
-
-
 def _spec_with_page_size(spec: ListSpec, size: int) -> ListSpec:
     return spec if spec.page_size == size else replace(spec, page_size=size)
 
@@ -481,7 +471,7 @@ def deal_list(request: HttpRequest) -> HttpResponse:
             bulk_template="sales/_deal_bulk.html" if writable else "",
         ),
     }
-    return _render_list(request, "sales/deal_list.html", context)
+    return render_list(request, "sales/deal_list.html", context)
 
 
 def _bulk_refusal(actor: Any, resource: str) -> HttpResponse | None:
@@ -1018,7 +1008,7 @@ def activity_list(request: HttpRequest) -> HttpResponse:
             bulk_template="sales/_activity_bulk.html" if writable else "",
         ),
     }
-    return _render_list(request, "sales/activity_list.html", context)
+    return render_list(request, "sales/activity_list.html", context)
 
 
 @login_required

@@ -28,8 +28,8 @@ from django.utils.translation import gettext_lazy, pgettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from cuore.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from cuore.core.htmx import is_htmx
-from cuore.core.lists import Column, ListSpec, export_response, list_context, list_page, selected_ids
+from cuore.core.htmx import is_htmx, wants_fragment
+from cuore.core.lists import Column, ListSpec, export_response, list_context, list_page, render_list, selected_ids
 from cuore.core.pagination import Page, paginate
 from cuore.core.visibility import can_write, require_read, require_write
 from cuore.service import selectors, services
@@ -60,11 +60,6 @@ STATUS_ACTIONS = {
 
 
 # ---- helpers ---------------------------------------------------------------------------------------------
-
-
-def wants_fragment(request: HttpRequest) -> bool:
-    """An HTMX request wants a fragment, except when HTMX restores a page missing from its history cache."""
-    return is_htmx(request) and request.headers.get("HX-History-Restore-Request") != "true"
 
 
 def _render(request: HttpRequest, template: str, context: dict[str, Any], status: int = 200) -> HttpResponse:
@@ -308,12 +303,7 @@ def ticket_queue(request: HttpRequest) -> HttpResponse:
             bulk_template="service/_queue_bulk.html" if writable else "",
         ),
     }
-    fragment = request.GET.get("fragment")
-    if wants_fragment(request) and fragment == "rows":
-        return _render(request, "lists/_rows.html", context)
-    if wants_fragment(request) and request.headers.get("HX-Target", "").startswith("list-"):
-        return _render(request, "lists/_list.html", context)
-    return _render(request, "service/queue.html", context)
+    return render_list(request, "service/queue.html", context)
 
 
 def _queue_bulk(request: HttpRequest) -> HttpResponse:
