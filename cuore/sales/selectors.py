@@ -13,14 +13,9 @@ from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
 from cuore.contacts.models import Account, Contact
-from cuore.contacts.selectors import (
-    account_visible,
-    contact_visible,
-    month_of,
-    month_start_time,
-    recent_month_starts,
-)
+from cuore.contacts.selectors import account_visible, contact_visible
 from cuore.core.errors import NotFound
+from cuore.core.months import month_of, month_start_time, recent_month_starts
 from cuore.core.normalize import text_key
 from cuore.core.pagination import prefix_q
 from cuore.core.visibility import require_read, require_write, scope_queryset

@@ -14,8 +14,8 @@ from typing import Any
 from django.db.models import Case, Count, F, IntegerField, Prefetch, Q, QuerySet, Value, When
 from django.utils import timezone
 
-from cuore.contacts.selectors import aggregate_by_month, recent_month_starts
 from cuore.core.errors import NotFound, ValidationFailed
+from cuore.core.months import aggregate_by_month, recent_month_starts
 from cuore.core.pagination import MAX_LIMIT, Page, encode_cursor, prefix_q
 from cuore.core.visibility import can_write, require_read, scope_queryset
 from cuore.service.models import Article, Priority, Queue, SlaPolicy, SlaTarget, Ticket, TicketStatus

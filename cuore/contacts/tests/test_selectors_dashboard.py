@@ -15,6 +15,7 @@ from cuore.contacts import selectors
 from cuore.contacts.models import Contact
 from cuore.contacts.selectors import MonthCount
 from cuore.contacts.tests.factories import make_contact
+from cuore.core import months as months_lib
 from cuore.core.errors import NotFound
 
 pytestmark = pytest.mark.django_db
@@ -34,7 +35,7 @@ def at(year: int, month: int, day: int = 1, hour: int = 0, minute: int = 0) -> d
 
 
 def test_recent_month_starts_run_oldest_first_to_the_current_month_across_a_year_end():
-    months = selectors.recent_month_starts(months=12, now=NOW)
+    months = months_lib.recent_month_starts(months=12, now=NOW)
 
     assert months[0] == dt.date(2025, 4, 1)
     assert months[-1] == dt.date(2026, 3, 1)
@@ -46,9 +47,9 @@ def test_recent_month_starts_follow_the_current_time_zone():
     # 23:30 UTC on 31 January is already February in Rome.
     late = at(2026, 1, 31, 23, 30)
 
-    assert selectors.recent_month_starts(months=1, now=late) == [dt.date(2026, 1, 1)]
+    assert months_lib.recent_month_starts(months=1, now=late) == [dt.date(2026, 1, 1)]
     with timezone.override(ROME):
-        assert selectors.recent_month_starts(months=1, now=late) == [dt.date(2026, 2, 1)]
+        assert months_lib.recent_month_starts(months=1, now=late) == [dt.date(2026, 2, 1)]
 
 
 def test_aggregate_by_month_counts_each_half_open_month_range_in_one_query():
@@ -59,11 +60,11 @@ def test_aggregate_by_month_counts_each_half_open_month_range_in_one_query():
     months = [dt.date(2026, 1, 1), dt.date(2026, 2, 1)]
 
     with CaptureQueriesContext(connection) as queries:
-        rows = selectors.aggregate_by_month(Contact.objects.all(), field="created_at", months=months, n=Count("id"))
+        rows = months_lib.aggregate_by_month(Contact.objects.all(), field="created_at", months=months, n=Count("id"))
 
     assert {month: row["n"] for month, row in rows.items()} == {dt.date(2026, 1, 1): 2, dt.date(2026, 2, 1): 1}
     assert len(queries) == 1
-    assert selectors.aggregate_by_month(Contact.objects.all(), field="created_at", months=[], n=Count("id")) == {}
+    assert months_lib.aggregate_by_month(Contact.objects.all(), field="created_at", months=[], n=Count("id")) == {}
 
 
 def test_new_contacts_by_month_over_the_last_twelve_months(make_user):
