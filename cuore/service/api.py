@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime as dt
 import functools
-import json
 from typing import Any, Literal
 
-from django.db.models import Q, QuerySet
 from django.utils import timezone
 from ninja import Field, Query, Router, Schema, Status
 from pydantic import field_validator
 
 from cuore.contacts.selectors import account_get_for_actor, contact_get_for_actor
 from cuore.core.api import Id, PathId, Text, idempotent_create, page_of, page_response
-from cuore.core.errors import ValidationFailed, reference
-from cuore.core.pagination import MAX_LIMIT, Page, encode_cursor, paginate
+from cuore.core.errors import reference
+from cuore.core.pagination import paginate
 from cuore.core.visibility import require_write
 from cuore.service import selectors, services
 from cuore.service.models import Article, Ticket
@@ -304,41 +300,6 @@ def _targets(items: list[SlaTargetSchema]) -> list[services.TargetMinutes]:
     ]
 
 
-RELEVANCE = "relevance"
-
-
-def _decode_relevance_cursor(cursor: str) -> tuple[int, int]:
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        key, values = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        rank, last_id = values
-        if key != RELEVANCE or type(rank) is not int or type(last_id) is not int:
-            raise ValueError
-        return rank, last_id
-    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
-        raise ValidationFailed(field="cursor", reason="is not a valid cursor for this list and ordering") from None
-
-
-def _paginate_by_relevance(articles: QuerySet[Article], *, cursor: str | None, limit: int) -> Page:
-    """Keyset pagination over the ``search_rank`` annotation, then newest first.
-
-    ``core.pagination.paginate`` reads cursors back through model fields, which an annotation is not.
-    """
-    if not 1 <= limit <= MAX_LIMIT:
-        raise ValidationFailed(field="limit", reason=f"must be between 1 and {MAX_LIMIT}")
-    # ``search_rank`` is an annotation, which the type checker's model of Article does not know.
-    articles = articles.order_by("search_rank", "-id")  # type: ignore[misc]
-    if cursor:
-        rank, last_id = _decode_relevance_cursor(cursor)
-        articles = articles.filter(Q(search_rank__gt=rank) | Q(search_rank=rank, id__lt=last_id))
-    rows = list(articles[: limit + 1])
-    next_cursor = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        next_cursor = encode_cursor(RELEVANCE, [rows[-1].search_rank, rows[-1].id])  # type: ignore[attr-defined]
-    return Page(items=rows, next_cursor=next_cursor)
-
-
 # ---- SLA policies ----------------------------------------------------------------------------------------
 
 
@@ -530,7 +491,7 @@ def list_articles(request, filters: Query[ArticleFilters]):
         category=filters.category,
     )
     if filters.q and filters.q.strip() and filters.ordering is None:
-        page = _paginate_by_relevance(articles, cursor=filters.cursor, limit=filters.limit)
+        page = selectors.article_page_by_relevance(articles, cursor=filters.cursor, limit=filters.limit)
     else:
         ordering = filters.ordering or "-created"
         page = paginate(
