@@ -33,6 +33,13 @@ class AbcClass(models.TextChoices):
     C = "C", _("C")
 
 
+class ValueTier(models.TextChoices):
+    MOST_VALUABLE = "most_valuable", _("Most valuable")
+    GROWABLE = "growable", _("Growable")
+    STEADY = "steady", _("Steady")
+    BELOW_ZERO = "below_zero", _("Below zero")
+
+
 class AnalyticsRun(models.Model):
     """One run of the analytics engine: when, over which date, with which parameters, and how it ended."""
 
@@ -42,6 +49,7 @@ class AnalyticsRun(models.Model):
     as_of = models.DateField(_("as of"))
     parameters = models.JSONField(_("parameters"), default=dict, blank=True)
     figures = models.JSONField(_("figures"), default=dict, blank=True)
+    reports = models.JSONField(_("reports"), default=dict, blank=True)
     error = models.TextField(_("error"), blank=True)
 
     class Meta:
@@ -68,6 +76,13 @@ class ScoreFields(models.Model):
     m_score = models.PositiveSmallIntegerField(_("M"))
     rfm_segment = models.CharField(_("RFM segment"), max_length=20, choices=RfmSegment.choices)
     abc_class = models.CharField(_("ABC class"), max_length=1, choices=AbcClass.choices)
+    expected_purchases = models.FloatField(_("expected purchases (12 months)"), null=True, blank=True)
+    p_alive = models.FloatField(_("P(alive)"), null=True, blank=True)
+    clv = models.DecimalField(_("lifetime value (12 months)"), max_digits=16, decimal_places=2, null=True, blank=True)
+    value_tier = models.CharField(_("value tier"), max_length=16, choices=ValueTier.choices, default=ValueTier.STEADY)
+    churn_risk = models.FloatField(_("churn risk"), null=True, blank=True)
+    churn_reasons = models.JSONField(_("churn reasons"), default=list, blank=True)
+    next_best_offers = models.JSONField(_("next best offers"), default=list, blank=True)
 
     class Meta:
         abstract = True
@@ -81,6 +96,7 @@ def _score_constraints(prefix: str) -> list[models.CheckConstraint]:
         ),
         models.CheckConstraint(condition=Q(rfm_segment__in=RfmSegment.values), name=f"{prefix}_segment_valid"),
         models.CheckConstraint(condition=Q(abc_class__in=AbcClass.values), name=f"{prefix}_abc_valid"),
+        models.CheckConstraint(condition=Q(value_tier__in=ValueTier.values), name=f"{prefix}_tier_valid"),
     ]
 
 
@@ -97,6 +113,7 @@ class ContactScore(ScoreFields):
         indexes = [
             models.Index(fields=["rfm_segment", "contact"], name="contactscore_segment_idx"),
             models.Index(fields=["abc_class", "contact"], name="contactscore_abc_idx"),
+            models.Index(fields=["value_tier", "contact"], name="contactscore_tier_idx"),
         ]
         constraints = _score_constraints("contactscore")
 
@@ -117,6 +134,7 @@ class AccountScore(ScoreFields):
         indexes = [
             models.Index(fields=["rfm_segment", "account"], name="accountscore_segment_idx"),
             models.Index(fields=["abc_class", "account"], name="accountscore_abc_idx"),
+            models.Index(fields=["value_tier", "account"], name="accountscore_tier_idx"),
         ]
         constraints = _score_constraints("accountscore")
 

@@ -8,17 +8,21 @@ import time
 from django.db import connection, transaction
 from django.utils import timezone
 
-from cuore.analytics import engine
+from cuore.analytics import pipeline, reports, warehouse
+from cuore.analytics.meter import StageMeter
 from cuore.analytics.models import AccountScore, AnalyticsRun, ContactScore, RunStatus
 from cuore.core.errors import ValidationFailed
 
 WRITE_BATCH = 2_000
+JSON_COLUMNS = {"churn_reasons", "next_best_offers"}
 
 
 def _insert_sql(model, key: str) -> str:
-    columns = [f"{key}_id", *engine.SCORE_COLUMNS[1:], "run_id"]
+    columns = [f"{key}_id", *pipeline.SCORE_COLUMNS[1:], "run_id"]
     names = ", ".join(connection.ops.quote_name(model._meta.get_field(column).column) for column in columns)
-    return f"INSERT INTO {model._meta.db_table} ({names}) VALUES ({', '.join(['%s'] * len(columns))})"
+    json_placeholder = "CAST(%s AS jsonb)" if connection.vendor == "postgresql" else "%s"
+    values = ", ".join(json_placeholder if column in JSON_COLUMNS else "%s" for column in columns)
+    return f"INSERT INTO {model._meta.db_table} ({names}) VALUES ({values})"
 
 
 def _scores_write_back(con, *, run: AnalyticsRun) -> None:
@@ -29,46 +33,73 @@ def _scores_write_back(con, *, run: AnalyticsRun) -> None:
         for model, key in ((ContactScore, "contact"), (AccountScore, "account")):
             model.objects.all().delete()
             sql = _insert_sql(model, key)
-            for rows in engine.scores_read(con, kind=key, batch_rows=WRITE_BATCH):
+            for rows in pipeline.scores_read(con, kind=key, batch_rows=WRITE_BATCH):
                 cursor.executemany(sql, [(*row, run.pk) for row in rows])
 
 
-def analytics_run(*, as_of: dt.date | None = None, abc_cuts: tuple[int, int] = (80, 15)) -> AnalyticsRun:
-    """Score every customer as of ``as_of`` (today, UTC, by default): RFM, segment, preferred category, ABC.
-
-    The scores go to the warehouse history and replace the current ContactScore / AccountScore rows in
-    one transaction, so a failed run leaves the last good scores in place; the run is then marked
-    failed and the error raised again.
-    """
+def _validate(abc_cuts: tuple[int, int], horizon_months: int, monthly_discount_rate: float, churn_days: int) -> None:
     abc_a, abc_b = abc_cuts
     if not (abc_a > 0 and abc_b >= 0 and abc_a + abc_b <= 100):
         raise ValidationFailed(field="abc_cuts", reason="A > 0, B ≥ 0 and A + B ≤ 100 (percent of the margin)")
-    params = engine.Parameters(as_of=as_of or timezone.now().date(), abc_a=abc_a, abc_b=abc_b)
+    if not 1 <= horizon_months <= 120:
+        raise ValidationFailed(field="horizon_months", reason="from 1 to 120 months")
+    if not 0 <= monthly_discount_rate < 1:
+        raise ValidationFailed(field="monthly_discount_rate", reason="from 0 (no discount) to below 1 per month")
+    if not 7 <= churn_days <= 730:
+        raise ValidationFailed(field="churn_days", reason="from 7 to 730 days")
+
+
+def analytics_run(
+    *,
+    as_of: dt.date | None = None,
+    abc_cuts: tuple[int, int] = (80, 15),
+    horizon_months: int = 12,
+    monthly_discount_rate: float = 0.01,
+    churn_days: int = 90,
+) -> AnalyticsRun:
+    """Score every customer as of ``as_of`` (today, UTC, by default).
+
+    RFM, segment, preferred category, ABC, lifetime value, value tier, churn risk and next best
+    offers (``pipeline``). The scores go to the warehouse history and replace the current
+    ContactScore / AccountScore rows in one transaction, so a failed run leaves the last good scores
+    in place; the run is then marked failed and the error raised again. Segments and alerts are
+    evaluated on the new scores once they are in place.
+    """
+    _validate(abc_cuts, horizon_months, monthly_discount_rate, churn_days)
+    params = pipeline.Parameters(
+        as_of=as_of or timezone.now().date(),
+        abc_a=abc_cuts[0],
+        abc_b=abc_cuts[1],
+        horizon_months=horizon_months,
+        monthly_discount_rate=monthly_discount_rate,
+        churn_days=churn_days,
+    )
     run = AnalyticsRun.objects.create(started_at=timezone.now(), as_of=params.as_of, parameters=params.as_json())
     started = time.monotonic()
-    figures: dict = {}
+    meter = StageMeter()
+    figures: dict = {"stages": meter.stages}
     try:
-        con = engine.warehouse_connect()
+        con = warehouse.warehouse_connect()
         try:
-            figures["extracted"] = engine.warehouse_extract(con, as_of=params.as_of)
-            figures["extract_seconds"] = round(time.monotonic() - started, 3)
-            mark = time.monotonic()
-            figures["scored"] = engine.scores_compute(con, params=params)
-            figures["contacts"] = engine.scores_summary(con, kind="contact")
-            figures["accounts"] = engine.scores_summary(con, kind="account")
-            figures["score_seconds"] = round(time.monotonic() - mark, 3)
-            mark = time.monotonic()
+            with meter.stage("extract"):
+                figures["extracted"] = warehouse.warehouse_extract(con, as_of=params.as_of)
+            figures.update(pipeline.pipeline_run(pipeline.DuckDBRunner(con), params, measure=meter.stage))
+            figures["scored"] = figures.pop("assemble")["scored"]
+            figures["contacts"] = pipeline.scores_summary(con, kind="contact")
+            figures["accounts"] = pipeline.scores_summary(con, kind="account")
             # The history and the current scores change together: the warehouse transaction commits
-            # only once the operational one has.
+            # only once the operational one has. The reports read the history, this run's included.
             con.execute("BEGIN TRANSACTION")
             try:
-                engine.history_append(con, run_id=run.pk, as_of=params.as_of)
-                _scores_write_back(con, run=run)
+                with meter.stage("reports"):
+                    pipeline.history_append(con, run_id=run.pk, as_of=params.as_of)
+                    run.reports = reports.reports_compute(con)
+                with meter.stage("write"):
+                    _scores_write_back(con, run=run)
             except BaseException:
                 con.execute("ROLLBACK")
                 raise
             con.execute("COMMIT")
-            figures["write_seconds"] = round(time.monotonic() - mark, 3)
         finally:
             con.close()
     except BaseException as error:
@@ -84,5 +115,5 @@ def analytics_run(*, as_of: dt.date | None = None, abc_cuts: tuple[int, int] = (
     run.status = RunStatus.SUCCEEDED
     run.finished_at = timezone.now()
     run.figures = figures
-    run.save(update_fields=["status", "finished_at", "figures"])
+    run.save(update_fields=["status", "finished_at", "figures", "reports"])
     return run

@@ -72,6 +72,9 @@ MATRIX: dict[str, dict[str, Rule]] = {
     "tickets": {ADMIN: RW_ALL, MANAGER: RW_ALL, SALES: NO, SUPPORT: RW_ALL, MARKETING: NO, ANALYST: R_ALL},
     "service_config": {ADMIN: RW_ALL, MANAGER: RW_ALL, SALES: NO, SUPPORT: R_ALL, MARKETING: NO, ANALYST: R_ALL},
     "articles": {ADMIN: RW_ALL, MANAGER: RW_ALL, SALES: R_ALL, SUPPORT: RW_ALL, MARKETING: R_ALL, ANALYST: R_ALL},
+    # Scores follow the customers one may see; the reports over the whole base need read ALL; write
+    # is starting a run. Analysts run the analytics (an exception to "analysts write nothing").
+    "analytics": {ADMIN: RW_ALL, MANAGER: RW_ALL, SALES: R_TEAM, SUPPORT: R_ALL, MARKETING: R_ALL, ANALYST: RW_ALL},
 }
 
 

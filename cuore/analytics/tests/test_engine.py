@@ -11,7 +11,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from cuore.analytics import engine, selectors
+from cuore.analytics import pipeline, selectors
 from cuore.analytics.models import AccountScore, AnalyticsRun, ContactScore, RfmSegment, RunStatus
 from cuore.analytics.services import analytics_run
 from cuore.contacts.models import ContactAccount
@@ -100,7 +100,7 @@ def _scores() -> dict[str, ContactScore]:
 
 
 def _values(score) -> tuple:
-    return tuple(getattr(score, column) for column in engine.SCORE_COLUMNS[1:]) + (score.contact_id,)
+    return tuple(getattr(score, column) for column in pipeline.SCORE_COLUMNS[1:]) + (score.contact_id,)
 
 
 def test_run_scores_each_buyer_with_rfm_figures_segment_and_abc(shop):
@@ -108,7 +108,24 @@ def test_run_scores_each_buyer_with_rfm_figures_segment_and_abc(shop):
 
     assert run.status == RunStatus.SUCCEEDED
     assert run.finished_at is not None
-    assert run.parameters == {"as_of": "2025-06-30", "abc_cuts": [80, 15, 5]}
+    assert run.parameters == {
+        "as_of": "2025-06-30",
+        "abc_cuts": [80, 15, 5],
+        "horizon_months": 12,
+        "monthly_discount_rate": 0.01,
+        "churn_days": 90,
+    }
+    assert [stage["stage"] for stage in run.figures["stages"]] == [
+        "extract",
+        "rfm",
+        "lifetime_value",
+        "churn",
+        "next_best_offer",
+        "assemble",
+        "reports",
+        "write",
+    ]
+    assert all(stage["seconds"] >= 0 and stage["peak_rss_mb"] > 0 for stage in run.figures["stages"])
     scores = _scores()
     assert set(scores) == {"best", "gone", "fresh", "old", "loss"}  # "never" bought nothing: no row
     expected = {
@@ -199,7 +216,9 @@ def test_as_of_decides_what_is_counted(shop):
 def test_segment_rules(r, f, m, segment):
     con = duckdb.connect()
     assert (
-        con.execute(f"SELECT {engine.segment_sql('r', 'f', 'm')} FROM (SELECT ? r, ? f, ? m)", [r, f, m]).fetchone()[0]
+        con.execute(f"SELECT {pipeline.segment_sql('r', 'f', 'm')} FROM (SELECT ? r, ? f, ? m)", [r, f, m]).fetchone()[
+            0
+        ]
         == segment
     )
 
@@ -208,7 +227,7 @@ def test_every_score_combination_has_a_segment():
     con = duckdb.connect()
     rows = con.execute(
         f"""
-        SELECT {engine.segment_sql("r", "f", "m")} AS segment, count(*)
+        SELECT {pipeline.segment_sql("r", "f", "m")} AS segment, count(*)
         FROM range(1, 6) a(r), range(1, 6) b(f), range(1, 6) c(m) GROUP BY segment
         """
     ).fetchall()
@@ -254,7 +273,7 @@ def test_a_failed_computation_keeps_the_last_good_scores(shop, monkeypatch):
     def explode(*args, **kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(engine, "scores_compute", explode)
+    monkeypatch.setattr(pipeline, "scores_step", explode)
     with pytest.raises(RuntimeError, match="disk full"):
         analytics_run(as_of=AS_OF + dt.timedelta(days=30))
 
@@ -270,13 +289,13 @@ def test_a_failed_computation_keeps_the_last_good_scores(shop, monkeypatch):
 def test_a_write_back_failing_half_way_rolls_back_the_scores_and_the_history(shop, monkeypatch):
     good = analytics_run(as_of=AS_OF)
     before = sorted(_values(score) for score in ContactScore.objects.all())
-    real_read = engine.scores_read
+    real_read = pipeline.scores_read
 
     def read_then_fail(con, *, kind, batch_rows):
         yield from real_read(con, kind=kind, batch_rows=2)
         raise OSError("connection lost")
 
-    monkeypatch.setattr(engine, "scores_read", read_then_fail)
+    monkeypatch.setattr(pipeline, "scores_read", read_then_fail)
     with pytest.raises(OSError, match="connection lost"):
         analytics_run(as_of=AS_OF + dt.timedelta(days=30))
 
