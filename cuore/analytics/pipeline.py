@@ -277,10 +277,10 @@ def rfm_step(kind: str, params: Parameters) -> Step:
     SELECT sc.customer_id,
            CAST(sc.recency_days AS INTEGER) AS recency_days,
            CAST(sc.frequency AS INTEGER) AS frequency,
-           CAST(sc.monetary_cents AS DECIMAL(18, 0)) / 100 AS monetary_total,
-           CAST(floor((2 * sc.monetary_cents + sc.frequency) / (2.0 * sc.frequency)) AS DECIMAL(18, 0)) / 100
-               AS monetary_avg,
-           CAST(sc.margin_cents AS DECIMAL(18, 0)) / 100 AS margin,
+           CAST(sc.monetary_cents * 0.01 AS DECIMAL(18, 2)) AS monetary_total,
+           CAST(CAST(floor((2 * sc.monetary_cents + sc.frequency) / (2.0 * sc.frequency)) AS BIGINT) * 0.01
+                AS DECIMAL(18, 2)) AS monetary_avg,
+           CAST(sc.margin_cents * 0.01 AS DECIMAL(18, 2)) AS margin,
            sc.margin_cents,
            CAST(sc.tenure_days AS INTEGER) AS tenure_days,
            pr.category_id AS preferred_category_id,
@@ -302,7 +302,7 @@ def rfm_step(kind: str, params: Parameters) -> Step:
 # --- lifetime value --------------------------------------------------------------------------------
 
 
-def summary_step(kind: str, params: Parameters) -> Step:
+def summary_step(kind: str, params: Parameters, *, period_days: int = PERIOD_DAYS) -> Step:
     """The per-customer summary the lifetime-value models read (see ``clv.summarise``), in weeks."""
     as_of = params.as_of_sql()
     return Step(
@@ -318,8 +318,8 @@ def summary_step(kind: str, params: Parameters) -> Step:
     )
     SELECT customer_id,
            CAST(COUNT(*) - 1 AS DOUBLE) AS frequency,
-           date_diff('day', MIN(placed_on), MAX(placed_on)) / {PERIOD_DAYS}.0 AS recency,
-           date_diff('day', MIN(placed_on), {as_of}) / {PERIOD_DAYS}.0 AS t,
+           date_diff('day', MIN(placed_on), MAX(placed_on)) / {period_days}.0 AS recency,
+           date_diff('day', MIN(placed_on), {as_of}) / {period_days}.0 AS t,
            CASE WHEN COUNT(*) > 1
                 THEN SUM(CASE WHEN position > 1 THEN value_cents ELSE 0 END) / (100.0 * (COUNT(*) - 1))
                 ELSE 0.0 END AS monetary
@@ -346,7 +346,9 @@ class LifetimeFit:
         }
 
 
-def lifetime_value(summary: pa.Table, params: Parameters) -> tuple[pa.Table, LifetimeFit]:
+def lifetime_value(
+    summary: pa.Table, params: Parameters, *, period_days: int = PERIOD_DAYS
+) -> tuple[pa.Table, LifetimeFit]:
     """Fit BG/NBD and Gamma-Gamma on a summary table and predict each customer's purchases, P(alive) and CLV."""
     ids = summary.column("customer_id").to_numpy()
     x = summary.column("frequency").to_numpy(zero_copy_only=False).astype(float)
@@ -361,7 +363,7 @@ def lifetime_value(summary: pa.Table, params: Parameters) -> tuple[pa.Table, Lif
         return pa.table({"customer_id": ids, "expected_purchases": empty, "p_alive": empty, "clv": empty}), fit
     fit.purchases = clv.fit_bgnbd(x, t_x, t_cal)
     fit.spend = clv.fit_gamma_gamma(x[repeat], m[repeat])
-    horizon = params.horizon_months * clv.DAYS_PER_MONTH / PERIOD_DAYS
+    horizon = params.horizon_months * clv.DAYS_PER_MONTH / period_days
     expected = clv.expected_purchases(fit.purchases, horizon, x, t_x, t_cal)
     alive = clv.probability_alive(fit.purchases, x, t_x, t_cal)
     try:
@@ -372,7 +374,7 @@ def lifetime_value(summary: pa.Table, params: Parameters) -> tuple[pa.Table, Lif
             recency=t_x,
             T=t_cal,
             monetary=np.where(repeat, m, 0.0),
-            period_days=PERIOD_DAYS,
+            period_days=period_days,
             months=params.horizon_months,
             monthly_discount_rate=params.monthly_discount_rate,
         )
