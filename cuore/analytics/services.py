@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 
+from django.apps import apps
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -117,3 +118,21 @@ def analytics_run(
     run.figures = figures
     run.save(update_fields=["status", "finished_at", "figures", "reports"])
     return run
+
+
+@transaction.atomic
+def analytics_reset() -> None:
+    """Forget every run, score and the warehouse (for ``cuore demo --reset``, which replaces the data).
+
+    Rows tied to a run (scores, segment snapshots, alerts) go; definitions (segments, alert rules)
+    stay, with any nullable link to a run cleared.
+    """
+    for model in apps.get_app_config("analytics").get_models():
+        for field in model._meta.get_fields():
+            if field.many_to_one and field.related_model is AnalyticsRun:
+                if field.null:
+                    model.objects.exclude(**{field.name: None}).update(**{field.name: None})
+                else:
+                    model.objects.all().delete()
+    AnalyticsRun.objects.all().delete()
+    warehouse.warehouse_path().unlink(missing_ok=True)

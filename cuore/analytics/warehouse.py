@@ -28,6 +28,7 @@ run's scores, by run and date) and ``segment_membership`` (who was in each segme
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
@@ -36,7 +37,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 
 from cuore.contacts.models import Account, ConsentEvent, Contact, ContactAccount
 from cuore.interactions.models import Interaction
@@ -150,8 +151,37 @@ def _load(con: duckdb.DuckDBPyConnection, table: str, columns: str, sql: str, pa
         con.unregister("arrow_source")
 
 
+@contextlib.contextmanager
+def _snapshot() -> Iterator[None]:
+    """Read every table of the extraction from one consistent snapshot of the operational database.
+
+    PostgreSQL: a read-only REPEATABLE READ transaction. SQLite (WAL): one deferred read transaction
+    on the raw connection, which takes no write lock, so the application keeps writing meanwhile.
+    Inside a transaction opened by the caller (tests), that transaction's view is used as it is.
+    """
+    if not connection.get_autocommit():
+        yield
+    elif connection.vendor == "postgresql":
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            yield
+    elif connection.vendor == "sqlite":
+        connection.ensure_connection()
+        raw = connection.connection
+        raw.execute("BEGIN DEFERRED")
+        try:
+            yield
+        finally:
+            raw.execute("COMMIT")
+    else:
+        yield
+
+
 def warehouse_extract(con: duckdb.DuckDBPyConnection, *, as_of: dt.date) -> dict[str, int]:
-    """Replace the extracted tables with the operational data as of ``as_of``; return their row counts."""
+    """Replace the extracted tables with the operational data as of ``as_of``; return their row counts.
+
+    All tables come from one snapshot (``_snapshot``), so an order and its lines always agree.
+    """
     before = dt.datetime.combine(as_of + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
     until = [connection.ops.adapt_datetimefield_value(before)]
     orders, lines = Order._meta.db_table, OrderLine._meta.db_table
@@ -228,6 +258,7 @@ def warehouse_extract(con: duckdb.DuckDBPyConnection, *, as_of: dt.date) -> dict
             until,
         ),
     ]
-    for table, columns, sql, params in extracts:
-        _load(con, table, columns, sql, params, counts)
+    with _snapshot():
+        for table, columns, sql, params in extracts:
+            _load(con, table, columns, sql, params, counts)
     return counts

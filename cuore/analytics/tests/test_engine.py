@@ -319,3 +319,16 @@ def test_write_back_is_bulk(shop):
     assert ContactScore.objects.count() == 45
     assert len(many.captured_queries) == len(few.captured_queries)
     assert len(many.captured_queries) <= 20
+
+
+def test_reset_forgets_runs_scores_and_the_warehouse(shop):
+    from cuore.analytics.services import analytics_reset
+
+    analytics_run(as_of=AS_OF)
+    assert ContactScore.objects.exists()
+    analytics_reset()
+    assert not ContactScore.objects.exists() and not AccountScore.objects.exists()
+    assert not AnalyticsRun.objects.exists()
+    assert selectors.contact_score_history(contact_id=shop["people"]["best"].pk) == []
+    again = analytics_run(as_of=AS_OF)
+    assert {row["run_id"] for row in selectors.run_scores(run_id=again.pk)} == {again.pk}
