@@ -12,7 +12,7 @@ from django.utils import timezone
 from cuore.analytics import pipeline, reports, warehouse
 from cuore.analytics.meter import StageMeter
 from cuore.analytics.models import AccountScore, AnalyticsRun, ContactScore, RunStatus
-from cuore.core.errors import ValidationFailed
+from cuore.core.errors import Conflict, ValidationFailed
 
 WRITE_BATCH = 2_000
 JSON_COLUMNS = {"churn_reasons", "next_best_offers"}
@@ -75,12 +75,20 @@ def analytics_run(
         monthly_discount_rate=monthly_discount_rate,
         churn_days=churn_days,
     )
+    # Holding the warehouse open for writing is what makes a run the only one: any other run still
+    # marked running was interrupted (its process died) and is recorded as such.
+    try:
+        con = warehouse.warehouse_connect()
+    except warehouse.WarehouseBusy as busy:
+        raise Conflict(str(busy)) from None
+    AnalyticsRun.objects.filter(status=RunStatus.RUNNING).update(
+        status=RunStatus.FAILED, finished_at=timezone.now(), error="interrupted: the run stopped before it finished"
+    )
     run = AnalyticsRun.objects.create(started_at=timezone.now(), as_of=params.as_of, parameters=params.as_json())
     started = time.monotonic()
     meter = StageMeter()
     figures: dict = {"stages": meter.stages}
     try:
-        con = warehouse.warehouse_connect()
         try:
             with meter.stage("extract"):
                 figures["extracted"] = warehouse.warehouse_extract(con, as_of=params.as_of)

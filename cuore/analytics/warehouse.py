@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -76,13 +77,45 @@ def warehouse_path() -> Path:
     return Path(settings.DATA_DIR) / "warehouse" / "warehouse.duckdb"
 
 
-def warehouse_connect(*, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    """Open the warehouse (created on first use; read-only opens of a missing file get an empty one)."""
+class WarehouseBusy(Exception):
+    """The warehouse file is locked by another process (an analytics run, or readers during a run's start)."""
+
+
+def _connect_retrying(path: Path, *, read_only: bool, wait_seconds: float) -> duckdb.DuckDBPyConnection:
+    # DuckDB lets one process write a file, or several read it: a reader waits out a run's lock
+    # briefly, and a run waits for the short reads of web requests to end.
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        try:
+            return duckdb.connect(str(path), read_only=read_only)
+        except (duckdb.IOException, duckdb.ConnectionException) as error:
+            # Another process's lock; or, within this process, the file open with the other mode.
+            if "lock" not in str(error).lower() and "different configuration" not in str(error):
+                raise
+            if time.monotonic() >= deadline:
+                raise WarehouseBusy(
+                    "the analytics warehouse is busy with a run; try again shortly"
+                    if read_only
+                    else "the analytics warehouse is in use by another process (another analytics run?)"
+                ) from None
+            time.sleep(0.1)
+
+
+def warehouse_connect(*, read_only: bool = False, wait_seconds: float | None = None) -> duckdb.DuckDBPyConnection:
+    """Open the warehouse (created on first use; read-only opens of a missing file get an empty one).
+
+    Raises ``WarehouseBusy`` when another process holds the file for longer than ``wait_seconds``
+    (default: 2 s for readers, 30 s for a run).
+    """
     path = warehouse_path()
     path.parent.mkdir(parents=True, exist_ok=True)
-    if read_only and path.exists():
-        return duckdb.connect(str(path), read_only=True)
-    con = duckdb.connect(str(path) if not read_only else ":memory:")
+    if read_only and not path.exists():
+        con = duckdb.connect(":memory:")
+    else:
+        wait = wait_seconds if wait_seconds is not None else (2.0 if read_only else 30.0)
+        con = _connect_retrying(path, read_only=read_only, wait_seconds=wait)
+        if read_only:
+            return con
     history_tables_ensure(con)
     return con
 

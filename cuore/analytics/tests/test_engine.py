@@ -332,3 +332,53 @@ def test_reset_forgets_runs_scores_and_the_warehouse(shop):
     assert selectors.contact_score_history(contact_id=shop["people"]["best"].pk) == []
     again = analytics_run(as_of=AS_OF)
     assert {row["run_id"] for row in selectors.run_scores(run_id=again.pk)} == {again.pk}
+
+
+def test_a_run_interrupted_by_a_dead_process_is_marked_failed_by_the_next(shop):
+    dead = AnalyticsRun.objects.create(started_at=dt.datetime(2025, 6, 1, tzinfo=dt.UTC), as_of=AS_OF)
+    run = analytics_run(as_of=AS_OF)
+    dead.refresh_from_db()
+    assert run.status == RunStatus.SUCCEEDED
+    assert dead.status == RunStatus.FAILED and dead.error.startswith("interrupted")
+
+
+def test_the_warehouse_held_by_another_process_is_busy_not_broken(db, tmp_path):
+    import subprocess
+    import sys
+
+    from cuore.analytics import warehouse
+
+    path = warehouse.warehouse_path()
+    warehouse.warehouse_connect().close()
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            f"import duckdb, sys, time; c = duckdb.connect({str(path)!r}); print('ok', flush=True); time.sleep(30)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "ok"
+        with pytest.raises(warehouse.WarehouseBusy, match="busy with a run"):
+            warehouse.warehouse_connect(read_only=True, wait_seconds=0.3)
+        with pytest.raises(warehouse.WarehouseBusy, match="in use by another process"):
+            warehouse.warehouse_connect(wait_seconds=0.3)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert warehouse.warehouse_connect(read_only=True).execute("SELECT count(*) FROM score_history").fetchone() == (0,)
+
+
+def test_a_second_run_while_the_warehouse_is_held_is_a_conflict(shop, monkeypatch):
+    from cuore.analytics import warehouse
+    from cuore.core.errors import Conflict
+
+    def busy(**kwargs):
+        raise warehouse.WarehouseBusy("the analytics warehouse is in use by another process (another analytics run?)")
+
+    monkeypatch.setattr(warehouse, "warehouse_connect", busy)
+    with pytest.raises(Conflict, match="another analytics run"):
+        analytics_run(as_of=AS_OF)
+    assert not AnalyticsRun.objects.exists()
