@@ -141,6 +141,10 @@ SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 
 NINJA_PAGINATION_MAX_LIMIT = 200
 
+# Background jobs (cuore.core.jobs): a worker's claim on a job lasts this long unless renewed (a
+# heartbeat renews it every third of it), so a killed worker's job is taken up again after at most this.
+JOB_LEASE_SECONDS = env_int("CUORE_JOB_LEASE_SECONDS", 300, minimum=1)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -1,8 +1,9 @@
-"""Shared model pieces: timestamps, the append-only audit log and stored idempotent responses."""
+"""Shared model pieces: timestamps, the append-only audit log, stored idempotent responses, background jobs."""
 
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -95,3 +96,62 @@ class SavedView(models.Model):
 
     def __str__(self) -> str:
         return f"{self.list_name}: {self.name}"
+
+
+class JobStatus(models.TextChoices):
+    # Not translated: only the command line (in English) shows them.
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+
+
+class Job(models.Model):
+    """Hold one piece of background work: the handler to call, its payload, and how its attempts went.
+
+    Workers claim a job by setting a lease (``lease_until``); a running job whose lease has expired
+    belongs to a worker that died and is claimed again. See ``cuore.core.jobs``.
+    """
+
+    name = models.CharField(max_length=100)
+    payload = models.JSONField(default=dict, blank=True, encoder=DjangoJSONEncoder)
+    status = models.CharField(max_length=10, choices=JobStatus.choices, default=JobStatus.QUEUED)
+    run_after = models.DateTimeField()
+    attempts = models.PositiveSmallIntegerField(default=0)
+    max_attempts = models.PositiveSmallIntegerField(default=3)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    worker_id = models.CharField(max_length=100, blank=True)
+    last_error = models.TextField(blank=True)
+    result = models.JSONField(null=True, blank=True, encoder=DjangoJSONEncoder)
+    # A periodic occurrence's key (name@time): one job per occurrence however many workers schedule it.
+    dedupe_key = models.CharField(max_length=200, null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            # The claim query: due queued jobs, oldest first ...
+            models.Index(fields=["run_after", "id"], condition=models.Q(status="queued"), name="job_queued_due_idx"),
+            # ... and running jobs whose worker stopped renewing the lease.
+            models.Index(fields=["lease_until"], condition=models.Q(status="running"), name="job_running_lease_idx"),
+            # Is an occurrence of this periodic job still waiting or running?
+            models.Index(fields=["name", "status"], name="job_name_status_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(status__in=JobStatus.values), name="job_status_valid"),
+            models.UniqueConstraint(
+                fields=["dedupe_key"], condition=models.Q(dedupe_key__isnull=False), name="job_dedupe_key_unique"
+            ),
+            models.CheckConstraint(condition=models.Q(max_attempts__gte=1), name="job_max_attempts_positive"),
+            models.CheckConstraint(
+                condition=models.Q(attempts__lte=models.F("max_attempts")), name="job_attempts_within_max"
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(status="running") | models.Q(lease_until__isnull=False),
+                name="job_running_has_lease",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"job {self.pk} {self.name} ({self.status})"
