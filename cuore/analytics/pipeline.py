@@ -181,7 +181,7 @@ class DuckDBRunner:
             self.con.unregister("arrow_put")
 
     def count(self, table: str) -> int:
-        return self.con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+        return self.con.sql(f"SELECT count(*) FROM {table}").fetchall()[0][0]
 
 
 # --- RFM, category, ABC -----------------------------------------------------------------------------
@@ -324,6 +324,7 @@ def summary_step(kind: str, params: Parameters, *, period_days: int = PERIOD_DAY
                 THEN SUM(CASE WHEN position > 1 THEN value_cents ELSE 0 END) / (100.0 * (COUNT(*) - 1))
                 ELSE 0.0 END AS monetary
     FROM numbered GROUP BY customer_id
+    ORDER BY customer_id -- the fits read the rows in this order: the same on every engine, so the same fit
     """,
     )
 
@@ -350,6 +351,7 @@ def lifetime_value(
     summary: pa.Table, params: Parameters, *, period_days: int = PERIOD_DAYS
 ) -> tuple[pa.Table, LifetimeFit]:
     """Fit BG/NBD and Gamma-Gamma on a summary table and predict each customer's purchases, P(alive) and CLV."""
+    summary = summary.sort_by("customer_id")  # the fit sees the same rows in the same order on any engine
     ids = summary.column("customer_id").to_numpy()
     x = summary.column("frequency").to_numpy(zero_copy_only=False).astype(float)
     t_x = summary.column("recency").to_numpy(zero_copy_only=False).astype(float)
