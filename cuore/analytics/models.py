@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Lower
 from django.utils.translation import gettext_lazy as _
 
 
@@ -140,3 +141,120 @@ class AccountScore(ScoreFields):
 
     def __str__(self) -> str:
         return f"scores of account {self.account_id}: {self.rfm_segment} {self.abc_class}"
+
+
+# --- segments and alerts -------------------------------------------------------------------------
+
+
+class Segment(models.Model):
+    """A saved group of contacts: conditions on profile, scores and behaviour, evaluated at every run.
+
+    ``definition`` is the JSON described in ``cuore.analytics.segments``; who was in the segment at
+    each run is kept in the warehouse table ``segment_membership``, the sizes in ``SegmentSnapshot``.
+    """
+
+    name = models.CharField(_("name"), max_length=100)
+    description = models.TextField(_("description"), blank=True)
+    definition = models.JSONField(_("definition"), default=dict)
+    created_by = models.ForeignKey(
+        "users.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("created by")
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+    last_run = models.ForeignKey(
+        AnalyticsRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("last run")
+    )
+    last_count = models.PositiveIntegerField(_("contacts at the last run"), null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(Lower("name"), name="segment_name_unique"),
+        ]
+        indexes = [models.Index(fields=["name", "id"], name="segment_name_idx")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class SegmentSnapshot(models.Model):
+    """A segment's size at one run, and how many contacts entered and left it since its previous run."""
+
+    segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="snapshots")
+    run = models.ForeignKey(AnalyticsRun, on_delete=models.CASCADE, related_name="+")
+    previous_run = models.ForeignKey(AnalyticsRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    as_of = models.DateField(_("as of"))
+    customers = models.PositiveIntegerField(_("contacts"))
+    entered = models.PositiveIntegerField(_("entered"))
+    left = models.PositiveIntegerField(_("left"))
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["segment", "run"], name="segmentsnapshot_one_per_run"),
+        ]
+        indexes = [models.Index(fields=["segment", "-run"], name="segmentsnapshot_segment_idx")]
+
+    def __str__(self) -> str:
+        return f"segment {self.segment_id} at run {self.run_id}: {self.customers}"
+
+
+class AlertKind(models.TextChoices):
+    P_ALIVE_BELOW = "p_alive_below", _("P(alive) below a threshold")
+    EXPECTED_PURCHASES_DROP = "expected_purchases_drop", _("Expected purchases dropped")
+
+
+class AlertRule(models.Model):
+    """A rule checked after every run; a customer who matches it gets a task for their owner (``alerts``).
+
+    ``p_alive_below``: P(alive) < threshold. ``expected_purchases_drop``: expected purchases ≤
+    threshold × those of the previous run. Only customers of the ABC classes in ``abc_classes``.
+    """
+
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    kind = models.CharField(_("kind"), max_length=24, choices=AlertKind.choices)
+    threshold = models.FloatField(_("threshold"))
+    abc_classes = models.JSONField(_("ABC classes"), default=list)
+    active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(kind__in=AlertKind.values), name="alertrule_kind_valid"),
+            models.CheckConstraint(condition=Q(threshold__gt=0, threshold__lte=1), name="alertrule_threshold_range"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class AlertOutcome(models.TextChoices):
+    TASK_CREATED = "task_created", _("Task created")
+    TASK_OPEN = "task_open", _("An earlier task is still open")
+    NO_OWNER = "no_owner", _("No owner to assign")
+
+
+class Alert(models.Model):
+    """A customer who matched an alert rule at a run, why (structured, shown through ``alerts``), and the task."""
+
+    rule = models.ForeignKey(AlertRule, on_delete=models.CASCADE, related_name="alerts")
+    contact = models.ForeignKey("contacts.Contact", on_delete=models.CASCADE, related_name="+")
+    run = models.ForeignKey(AnalyticsRun, on_delete=models.CASCADE, related_name="+")
+    reason = models.JSONField(_("reason"), default=dict)
+    outcome = models.CharField(_("outcome"), max_length=16, choices=AlertOutcome.choices)
+    # The task this alert created, or the earlier alert's task still open (outcome task_open).
+    task = models.ForeignKey("sales.Activity", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["rule", "contact", "run"], name="alert_one_per_rule_contact_run"),
+            models.CheckConstraint(condition=Q(outcome__in=AlertOutcome.values), name="alert_outcome_valid"),
+        ]
+        indexes = [
+            models.Index(fields=["rule", "contact", "-id"], name="alert_rule_contact_idx"),
+            models.Index(fields=["run", "-id"], name="alert_run_idx"),
+            models.Index(fields=["contact", "-id"], name="alert_contact_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"alert {self.rule_id} on contact {self.contact_id} at run {self.run_id}"

@@ -9,7 +9,7 @@ from django.apps import apps
 from django.db import connection, transaction
 from django.utils import timezone
 
-from cuore.analytics import pipeline, reports, warehouse
+from cuore.analytics import alerts, pipeline, reports, segments, warehouse
 from cuore.analytics.meter import StageMeter
 from cuore.analytics.models import AccountScore, AnalyticsRun, ContactScore, RunStatus
 from cuore.core.errors import Conflict, ValidationFailed
@@ -102,6 +102,7 @@ def analytics_run(
             try:
                 with meter.stage("reports"):
                     pipeline.history_append(con, run_id=run.pk, as_of=params.as_of)
+                    figures["segments"] = segments.segments_record(con, run)
                     run.reports = reports.reports_compute(con)
                 with meter.stage("write"):
                     _scores_write_back(con, run=run)
@@ -109,6 +110,7 @@ def analytics_run(
                 con.execute("ROLLBACK")
                 raise
             con.execute("COMMIT")
+            figures["alerts"] = alerts.alerts_evaluate(con, run)  # never raises: the scores stand
         finally:
             con.close()
     except BaseException as error:
@@ -139,8 +141,8 @@ def analytics_reset() -> None:
         for field in model._meta.get_fields():
             if field.many_to_one and field.related_model is AnalyticsRun:
                 if field.null:
-                    model.objects.exclude(**{field.name: None}).update(**{field.name: None})
+                    model._default_manager.exclude(**{field.name: None}).update(**{field.name: None})
                 else:
-                    model.objects.all().delete()
+                    model._default_manager.all().delete()
     AnalyticsRun.objects.all().delete()
     warehouse.warehouse_path().unlink(missing_ok=True)
