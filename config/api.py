@@ -2,6 +2,8 @@
 
 from ninja import NinjaAPI
 
+from cuore.analytics.api import router as analytics_router
+from cuore.analytics.api_segments import router as segments_router
 from cuore.contacts.api import router as contacts_router
 from cuore.core.api import install_error_handlers
 from cuore.interactions.api import router as interactions_router
@@ -30,3 +32,5 @@ api.add_router("/", sales_router)
 api.add_router("/", orders_router)
 api.add_router("/", service_router)
 api.add_router("/", interactions_router)
+api.add_router("/", analytics_router)
+api.add_router("/", segments_router)

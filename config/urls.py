@@ -19,4 +19,6 @@ urlpatterns = [
     path("", include("cuore.sales.urls")),
     path("", include("cuore.service.urls")),
     path("", include("cuore.orders.urls")),
+    path("", include("cuore.analytics.urls")),
+    path("", include("cuore.analytics.urls_segments")),
 ]

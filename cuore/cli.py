@@ -12,7 +12,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from cuore.analytics.cli import cmd_analytics_run, iso_date
+from cuore.analytics.cli import add_file_commands, cmd_analytics_run, iso_date
 
 EXIT_BAD_INPUT = 2
 EXIT_FAILED = 1
@@ -57,6 +57,16 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 < value <= 86400:  # also refuses nan and inf
+        raise argparse.ArgumentTypeError(f"{text!r} must be above 0 and at most 86400 seconds")
+    return value
+
+
 def _port(text: str) -> int:
     value = _positive_int(text)
     if value > 65535:
@@ -92,8 +102,52 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from cuore.core.server import serve
 
-    serve(host=args.host, port=args.port, workers=args.workers)
+    serve(host=args.host, port=args.port, workers=args.workers, job_worker=args.worker)
     return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    import signal
+
+    from cuore.core.jobs import Worker
+
+    worker = Worker(poll_seconds=args.poll)
+
+    def stop(signum: int, frame: object) -> None:
+        # os.write, not print: a signal handler may interrupt a print to the same buffered stream.
+        os.write(sys.stdout.fileno(), f"{signal.Signals(signum).name}: stopping after the current job\n".encode())
+        worker.stop()
+        signal.signal(signum, signal.SIG_DFL if signum == signal.SIGTERM else signal.default_int_handler)
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, stop)  # the first one lets the current job finish; a second one does not wait
+    if args.once:
+        ran = worker.run_once()
+        print(f"{ran} job{'s' if ran != 1 else ''} run")
+    else:
+        worker.run_forever()
+    return 0
+
+
+def cmd_jobs(args: argparse.Namespace) -> int:
+    from cuore.core.jobs import job_line, jobs_recent
+
+    for job in jobs_recent(limit=args.limit, status=args.status):
+        print(job_line(job))
+    return 0
+
+
+def _demo_analytics(*, loaded: bool, reset: bool) -> None:
+    """Score the demo customers, so the value panel and the analytics pages have something to show."""
+    from cuore.analytics.selectors import analytics_run_last
+    from cuore.analytics.services import analytics_reset, analytics_run
+
+    if reset:
+        analytics_reset()
+    if loaded or analytics_run_last() is None:
+        print("Scoring the customers (cuore analytics run)...", flush=True)
+        run = analytics_run()
+        print(f"{run.figures['scored']['contact']:,} contacts scored in {run.figures['seconds']:.1f} s")
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -102,6 +156,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     _migrate()
     summary = generate_demo_data(customers=args.customers, seed=args.seed, progress=True, reset=args.reset)
     print(summary.describe())
+    _demo_analytics(loaded=summary.loaded, reset=summary.reset)
     logins = demo_users_ensure()
     address = f"http://{args.host}:{args.port}"
     print()
@@ -126,7 +181,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         return 0
     from cuore.core.server import serve
 
-    serve(host=args.host, port=args.port, workers=args.workers)
+    serve(host=args.host, port=args.port, workers=args.workers, job_worker=True)
     return 0
 
 
@@ -201,12 +256,29 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=_port, default=8000, help="port to listen on (default 8000)")
     serve.add_argument("--workers", type=_positive_int, default=None, help="server processes (default: from the cores)")
+    serve.add_argument("--worker", action="store_true", help="also run the background jobs (as `cuore worker` does)")
     serve.set_defaults(handler=cmd_serve)
 
     migrate = commands.add_parser(
         "migrate", help="create or update the database schema", description="Apply the database migrations."
     )
     migrate.set_defaults(handler=cmd_migrate)
+
+    worker = commands.add_parser(
+        "worker",
+        help="run the background jobs",
+        description="Enqueue the due periodic jobs and run the queued ones until SIGTERM or Ctrl-C, which "
+        "stop it after the current job.",
+    )
+    worker.add_argument("--once", action="store_true", help="run what is due now, then exit (for cron and tests)")
+    worker.add_argument(
+        "--poll", type=_positive_seconds, default=1.0, metavar="SECONDS", help="wait between polls (default 1)"
+    )
+    worker.set_defaults(handler=cmd_worker)
+    jobs = commands.add_parser("jobs", help="list recent background jobs", description="List the latest jobs.")
+    jobs.add_argument("--limit", type=_positive_int, default=20, help="how many (default 20)")
+    jobs.add_argument("--status", choices=["queued", "running", "succeeded", "failed"], help="only jobs in this state")
+    jobs.set_defaults(handler=cmd_jobs)
 
     createadmin = commands.add_parser(
         "createadmin", help="create an administrator", description="Create a user with the admin role."
@@ -244,13 +316,14 @@ def build_parser() -> argparse.ArgumentParser:
     analytics_commands.required = True
     analytics_run = analytics_commands.add_parser(
         "run",
-        help="score every customer: RFM, segment, preferred category, ABC",
-        description="Score every customer and keep the scores in the warehouse history.",
+        help="score every customer: RFM, ABC, lifetime value, churn risk, next best offers",
+        description="Score every customer, keep the scores in the warehouse history, evaluate segments and alerts.",
     )
     analytics_run.add_argument(
         "--as-of", type=iso_date, metavar="YYYY-MM-DD", help="score as of this date (default: today, UTC)"
     )
     analytics_run.set_defaults(handler=cmd_analytics_run)
+    add_file_commands(analytics_commands, _Parser)
     return parser
 
 

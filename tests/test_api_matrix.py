@@ -27,6 +27,7 @@ from django.utils import timezone
 
 from config.api import api
 from conftest import ApiClient
+from cuore.analytics.models import Alert, AlertRule, AnalyticsRun, Segment
 from cuore.contacts import selectors as contact_selectors
 from cuore.contacts import services as contact_services
 from cuore.contacts.tests.factories import make_account, make_contact
@@ -51,6 +52,79 @@ def base_role(role: str) -> str:
 
 
 # ---- the world -----------------------------------------------------------------------------------
+
+
+# A finished analytics run's reports, as cuore.analytics.reports computes them, for one customer.
+ANALYTICS_REPORTS: dict[str, Any] = {
+    "rfm_grid": [{"r": 5, "f": 5, "customers": 1, "monetary_avg": 60.0}],
+    "pareto": [{"customers_percent": p, "margin_percent": 100.0 if p else 0} for p in range(101)],
+    "clv_distribution": {"bins": [{"from": 0.0, "to": 6.0, "customers": 1}], "above": 0, "without_value": 0},
+    **{
+        key: [{"name": name, "customers": 1, "monetary_total": 60.0, "margin": 36.0, "clv": 120.0, "margin_share": 1.0}]
+        for key, name in (("segments", "champions"), ("abc", "A"), ("tiers", "most_valuable"))
+    },
+    "churn_by_tier": [{"name": "most_valuable", "customers": 1, "churn_risk": 0.2, "p_alive": 0.8, "high_risk": 0}],
+    "segments_over_time": [{"run_id": 1, "as_of": "2025-06-30", "name": "champions", "customers": 1}],
+}
+
+
+def analytics_scores(*, contact, account, product, run=None) -> dict[str, int]:
+    """Scores on a contact and an account (with a churn reason and an offer); a run with its reports and job.
+
+    With ``run`` the scores are that run's; otherwise a new run and the job that made it are created.
+    """
+    from cuore.analytics.models import AccountScore, ContactScore
+    from cuore.core.models import Job
+
+    ids = {}
+    if run is None:
+        now = timezone.now()
+        run = AnalyticsRun.objects.create(
+            started_at=now,
+            finished_at=now,
+            as_of=now.date(),
+            status="succeeded",
+            parameters={"as_of": now.date().isoformat(), "abc_cuts": [80, 15, 5]},
+            figures={"scored": {"contact": 1, "account": 1}, "contacts": {"abc": {"A": 1}}},
+            reports=ANALYTICS_REPORTS,
+        )
+        job = Job.objects.create(
+            name="analytics.run",
+            status="succeeded",
+            run_after=now,
+            attempts=1,
+            max_attempts=1,
+            result={"run_id": run.pk},
+        )
+        ids = {"analytics_run": run.pk, "analytics_job": job.pk}
+    figures = {
+        "recency_days": 5,
+        "frequency": 2,
+        "monetary_total": Decimal("60.00"),
+        "monetary_avg": Decimal("30.00"),
+        "margin": Decimal("36.00"),
+        "tenure_days": 40,
+        "r_score": 5,
+        "f_score": 5,
+        "m_score": 5,
+        "rfm_segment": "champions",
+        "abc_class": "A",
+        "p_alive": 0.8,
+        "expected_purchases": 1.5,
+        "clv": Decimal("120.00"),
+        "value_tier": "most_valuable",
+    }
+    offer = {"kind": "product", "id": product.pk, "because_kind": "product", "because_id": product.pk, "share": 0.5}
+    ContactScore.objects.create(
+        contact=contact,
+        run=run,
+        churn_risk=0.2,
+        churn_reasons=[{"feature": "p_alive", "value": 0.8, "effect": None}],
+        next_best_offers=[{**offer, "buyers": 20}],
+        **figures,
+    )
+    AccountScore.objects.create(account=account, run=run, **figures)
+    return ids
 
 
 def build_world() -> tuple[dict[str, int], dict[str, str]]:
@@ -118,6 +192,19 @@ def build_world() -> tuple[dict[str, int], dict[str, str]]:
     ).interaction
     conversation = interaction_services.conversation_create(actor=admin, contact=contact, channel="email")
 
+    run = AnalyticsRun.objects.create(started_at=timezone.now(), as_of=timezone.now().date(), status="succeeded")
+    segment = Segment.objects.create(
+        name="Class A", definition={"match": "all", "conditions": [{"field": "abc_class", "op": "eq", "value": "A"}]}
+    )
+    alert_rule = AlertRule.objects.order_by("id").first()
+    alert = Alert.objects.create(
+        rule=alert_rule,
+        contact=contact,
+        run=run,
+        reason={"kind": "p_alive_below", "abc_class": "A", "threshold": 0.5, "p_alive": 0.3},
+        outcome="no_owner",
+    )
+
     ids = {
         "contact": contact.pk,
         "account": account.pk,
@@ -153,7 +240,11 @@ def build_world() -> tuple[dict[str, int], dict[str, str]]:
         "team": north.pk,
         "user": rep.pk,
         "token": rep.api_tokens.get().pk,
+        "segment": segment.pk,
+        "alert_rule": alert_rule.pk,
+        "alert": alert.pk,
     }
+    ids.update(analytics_scores(contact=contact, account=account, product=product))
     return ids, tokens
 
 
@@ -488,6 +579,100 @@ CASES = [
         refs="contacts",
     ),
     C("get", "/conversations/{conversation}", "interactions", "read"),
+    # analytics: runs, reports, scores
+    C("get", "/analytics/runs", "analytics", "list"),
+    C(
+        "post",
+        "/analytics/runs",
+        "analytics",
+        "create",
+        lambda w: {"as_of": "2025-06-30", "abc_cuts": [80, 15], "horizon_months": 12, "churn_days": 90},
+    ),
+    *[
+        C(
+            "get",
+            path,
+            "analytics",
+            "read",
+            overrides={"sales_other": 200},
+            why="runs and their jobs are no customer's: every analytics reader sees them (the whole-base "
+            "counts of the figures only with the ALL scope)",
+        )
+        for path in ("/analytics/runs/latest", "/analytics/runs/{analytics_run}", "/analytics/jobs/{analytics_job}")
+    ],
+    *[
+        C(
+            "get",
+            f"/analytics/reports/{name}",
+            "analytics",
+            "list",
+            overrides={"sales": 404, "sales_other": 404},
+            why="the reports aggregate every customer: only roles that read analytics for ALL get them",
+        )
+        for name in (
+            "rfm-grid",
+            "pareto",
+            "clv-distribution",
+            "segments",
+            "segments-over-time",
+            "abc",
+            "tiers",
+            "churn-by-tier",
+        )
+    ],
+    C("get", "/analytics/contacts", "analytics", "list"),
+    C("get", "/analytics/contacts/{contact}", "analytics", "read"),
+    C("get", "/analytics/contacts/{contact}/history", "analytics", "read"),
+    *[
+        C(
+            "get",
+            path,
+            "analytics",
+            kind,
+            overrides={"support": 404, "marketing": 404},
+            why="support and marketing see no accounts, so no account's scores",
+        )
+        for path, kind in (
+            ("/analytics/accounts", "list"),
+            ("/analytics/accounts/{account}", "read"),
+            ("/analytics/accounts/{account}/history", "read"),
+        )
+    ],
+    # segments and alerts
+    C("get", "/analytics/segments", "segments", "list", listed="segment"),
+    C(
+        "post",
+        "/analytics/segments",
+        "segments",
+        "create",
+        lambda w: {
+            "name": "Lapsing A",
+            "definition": {"conditions": [{"field": "abc_class", "op": "eq", "value": "A"}]},
+        },
+    ),
+    C(
+        "post",
+        "/analytics/segments/count",
+        "segments",
+        "list",
+        lambda w: {"definition": {"match": "all", "conditions": [{"field": "abc_class", "op": "eq", "value": "A"}]}},
+        why="counting a definition reads: whoever reads segments may try one",
+    ),
+    C("get", "/analytics/segments/{segment}", "segments", "read"),
+    C("patch", "/analytics/segments/{segment}", "segments", "write", lambda w: {"description": "for the spring"}),
+    C("delete", "/analytics/segments/{segment}", "segments", "write"),
+    C(
+        "get",
+        "/analytics/segments/{segment}/members",
+        "segments",
+        "read",
+        why="everyone who reads segments reads their members, limited to the contacts they may see",
+    ),
+    C("get", "/analytics/segments/{segment}/history", "segments", "read"),
+    C("get", "/analytics/segments/{segment}/changes", "segments", "read"),
+    C("get", "/analytics/alert-rules", "alert_rules", "list", listed="alert_rule"),
+    C("patch", "/analytics/alert-rules/{alert_rule}", "alert_rules", "write", lambda w: {"threshold": 0.4}),
+    C("get", "/analytics/alerts", "alerts", "list", listed="alert"),
 ]
 
 
@@ -610,6 +795,8 @@ def grow_world(ids: dict[str, int]) -> None:
     service_services.article_create(actor=None, title="Warranty", body="Two years.", published=True)
     service_services.queue_create(actor=None, name="Second line")
     Team.objects.create(name="West")
+    run = AnalyticsRun.objects.get(pk=ids["analytics_run"])
+    analytics_scores(contact=contact, account=account, product=make_product(), run=run)
 
 
 READS = [case for case in CASES if case.method == "get"]

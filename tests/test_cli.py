@@ -29,7 +29,9 @@ CUORE = Path(sys.executable).with_name("cuore")
 STRONG_PASSWORD = "Velvet-harbour-2026"
 DEMO_USERNAMES = ["admin", "manager", "giulia", "marco", "emma", "sara", "luca", "chiara", "paolo"]
 # Tables that are not demo data, or that record when something happened rather than what.
-NOT_CRM_TABLE_PREFIXES = ("auth_", "django_", "sqlite_", "users_", "core_auditentry")
+# Besides the framework's tables: the audit log, jobs, and the analytics (scores computed from the
+# data at the time of the run, with its times and figures).
+NOT_CRM_TABLE_PREFIXES = ("auth_", "django_", "sqlite_", "users_", "core_auditentry", "core_job", "analytics_")
 
 
 def cuore_env(data_dir: Path, **extra: str) -> dict[str, str]:
@@ -550,7 +552,269 @@ def test_analytics_run_scores_the_customers_and_refuses_a_bad_date(data_dir):
     bad = run_cuore(data_dir, "analytics", "run", "--as-of", "yesterday")
 
     assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith("analytics run 1 as of 2026-11-01: ") and " scored; ABC A=" in result.stdout
+    # the demo scored its customers once (run 1); this is the second run
+    assert result.stdout.startswith("analytics run 2 as of 2026-11-01: ") and " contacts and " in result.stdout
+    assert "\nABC A=" in result.stdout and "\nstages: extract " in result.stdout
     assert (data_dir / "warehouse" / "warehouse.duckdb").exists()
     assert query(data_dir, "SELECT count(*) FROM analytics_contactscore")[0][0] > 0
     assert_one_line_error(bad, exit_code=2, starts_with="cuore analytics run: error: argument --as-of:")
+
+
+# --- worker and jobs --------------------------------------------------------------------------------------
+
+# A job for the worker tests, importable by the `cuore` command's code: the script sets Django up,
+# registers `test.slow`, then either enqueues one or runs `cuore` (cuore.cli.main) with its arguments.
+SLOW_TASKS = '''
+import datetime as dt
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+import django
+
+django.setup()
+from cuore.core.jobs import enqueue, job
+
+
+@job("test.slow")
+def slow(marker: str, seconds: float) -> dict:
+    """Note each start in the marker file; sleep on the first only."""
+    path = Path(marker)
+    with path.open("a") as notes:
+        notes.write(f"{os.getpid()}\\n")
+    runs = len(path.read_text().splitlines())
+    if runs == 1:
+        time.sleep(seconds)
+    return {"runs": runs}
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "enqueue":
+        # Older than any periodic occurrence, so the worker takes it first.
+        queued = enqueue(
+            "test.slow", {"marker": sys.argv[2], "seconds": float(sys.argv[3])}, run_after=dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+        )
+        print(queued.pk)
+    else:
+        from cuore.cli import main
+
+        sys.exit(main(sys.argv[1:]))
+'''
+
+
+def slow_tasks(tmp_path: Path) -> Path:
+    script = tmp_path / "slow_tasks.py"
+    script.write_text(SLOW_TASKS)
+    return script
+
+
+def wait_for(condition, *, timeout: float, what: str, log: Path | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}" + (f":\n{log.read_text()}" if log else "")
+        time.sleep(0.05)
+
+
+def job_rows(data_dir: Path) -> dict[str, tuple]:
+    rows = query(data_dir, "SELECT name, status, attempts, dedupe_key, result FROM core_job ORDER BY id")
+    return {
+        name: (status, attempts, key, json.loads(result) if result else None)
+        for name, status, attempts, key, result in rows
+    }
+
+
+@pytest.mark.parametrize("command", [["worker"], ["jobs"]], ids=" ".join)
+def test_worker_and_jobs_have_help(tmp_path, command):
+    result = run_cuore(tmp_path / "data", *command, "--help")
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(f"usage: cuore {command[0]} ")
+    assert not (tmp_path / "data").exists()
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["worker", "--poll", "soon"], "cuore worker: error: argument --poll: 'soon' is not a number of seconds"),
+        (["worker", "--poll", "0"], "cuore worker: error: argument --poll: '0' must be above 0"),
+        (["worker", "--poll", "nan"], "cuore worker: error: argument --poll: 'nan' must be above 0"),
+        (["jobs", "--limit", "0"], "cuore jobs: error: argument --limit: '0' must be at least 1"),
+        (["jobs", "--status", "lost"], "cuore jobs: error: argument --status: invalid choice: 'lost'"),
+    ],
+)
+def test_worker_and_jobs_refuse_bad_arguments_in_one_line(tmp_path, arguments, message):
+    result = run_cuore(tmp_path / "data", *arguments)
+
+    assert_one_line_error(result, exit_code=2, starts_with=message)
+
+
+def test_worker_before_migrate_says_what_is_missing(tmp_path):
+    result = run_cuore(tmp_path / "data", "worker", "--once")
+
+    assert_one_line_error(result, exit_code=1, starts_with="cuore: error: database: no such table: core_job")
+
+
+@pytest.mark.slow
+def test_worker_once_runs_the_due_periodic_jobs_once(data_dir):
+    result = run_cuore(data_dir, "worker", "--once")
+
+    assert result.returncode == 0, result.stderr
+    jobs = job_rows(data_dir)
+    assert set(jobs) == {"core.jobs_prune", "service.sla_sweep", "analytics.nightly"}
+    assert jobs["service.sla_sweep"][:2] == ("succeeded", 1)
+    assert jobs["service.sla_sweep"][3] == {"first_response": 0, "resolution": 0}
+    assert jobs["service.sla_sweep"][2].startswith("service.sla_sweep@")
+    [(run_id,)] = query(data_dir, "SELECT id FROM analytics_analyticsrun")
+    assert jobs["analytics.nightly"] == ("succeeded", 1, jobs["analytics.nightly"][2], {"run_id": run_id})
+    assert jobs["core.jobs_prune"][::3] == ("succeeded", {"deleted": 0})
+    lines = result.stdout.splitlines()
+    assert len(lines) == 3 + 3 + 1  # enqueued, then done, for each; then the count
+    assert sum(" service.sla_sweep: enqueued for " in line for line in lines) == 1
+    assert sum(" service.sla_sweep: succeeded in " in line for line in lines) == 1
+    assert lines[-1] == "3 jobs run"
+
+    # The same occurrences are not enqueued again, by this worker or any other.
+    again = run_cuore(data_dir, "worker", "--once")
+
+    assert again.returncode == 0, again.stderr
+    assert again.stdout == "0 jobs run\n"
+    assert query(data_dir, "SELECT count(*) FROM core_job") == [(3,)]
+
+    listed = run_cuore(data_dir, "jobs")
+
+    assert listed.returncode == 0, listed.stderr
+    assert len(listed.stdout.splitlines()) == 3
+    assert all(" succeeded " in line for line in listed.stdout.splitlines())
+    assert "service.sla_sweep" in listed.stdout and '{"first_response": 0, "resolution": 0}' in listed.stdout
+    only = run_cuore(data_dir, "jobs", "--status", "failed")
+    assert (only.returncode, only.stdout) == (0, "")
+
+
+@pytest.mark.slow
+def test_a_killed_worker_loses_nothing(data_dir, tmp_path):
+    script = slow_tasks(tmp_path)
+    marker = tmp_path / "slow.runs"
+    env = cuore_env(data_dir, CUORE_JOB_LEASE_SECONDS="2")
+    enqueued = subprocess.run(
+        [sys.executable, str(script), "enqueue", str(marker), "60"], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert enqueued.returncode == 0, enqueued.stderr
+    job_id = int(enqueued.stdout)
+
+    worker = subprocess.Popen(
+        [sys.executable, str(script), "worker", "--poll", "0.2"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+        start_new_session=True,
+    )
+    try:
+        wait_for(lambda: marker.exists(), timeout=30, what="the worker to start the job")
+        # Let the heartbeat renew the 2-second lease at least once before the kill.
+        time.sleep(1.5)
+    finally:
+        os.killpg(worker.pid, signal.SIGKILL)  # the process group this test started, nothing else
+        worker.wait()
+    [(status, attempts, first_worker)] = query(
+        data_dir, "SELECT status, attempts, worker_id FROM core_job WHERE id = ?", (job_id,)
+    )
+    assert (status, attempts) == ("running", 1)  # left as the killed worker had it
+
+    time.sleep(2.5)  # the lease expires
+    second = subprocess.run(
+        [sys.executable, str(script), "worker", "--once"], capture_output=True, text=True, env=env, timeout=120
+    )
+
+    assert second.returncode == 0, second.stderr
+    assert f"job {job_id} test.slow: succeeded in " in second.stdout
+    [(status, attempts, worker_id, result)] = query(
+        data_dir, "SELECT status, attempts, worker_id, result FROM core_job WHERE id = ?", (job_id,)
+    )
+    assert (status, attempts, json.loads(result)) == ("succeeded", 2, {"runs": 2})
+    assert worker_id != first_worker
+    assert len(marker.read_text().splitlines()) == 2
+
+
+@pytest.mark.slow
+def test_sigterm_stops_the_worker_after_the_current_job(data_dir, tmp_path):
+    script = slow_tasks(tmp_path)
+    marker = tmp_path / "slow.runs"
+    env = cuore_env(data_dir)
+    enqueued = subprocess.run(
+        [sys.executable, str(script), "enqueue", str(marker), "1.5"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    job_id = int(enqueued.stdout)
+    worker = subprocess.Popen(
+        [sys.executable, str(script), "worker", "--poll", "0.2"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        start_new_session=True,
+    )
+    try:
+        wait_for(lambda: marker.exists(), timeout=30, what="the worker to start the job")
+        worker.send_signal(signal.SIGTERM)
+        stdout, stderr = worker.communicate(timeout=30)
+    finally:
+        if worker.poll() is None:
+            os.killpg(worker.pid, signal.SIGKILL)
+            worker.wait()
+
+    assert worker.returncode == 0, stderr
+    first, *enqueued, stopping, done, last = stdout.splitlines()
+    assert first.startswith("worker ") and first.endswith(": polling every 0.2 s, leases of 300 s")
+    assert enqueued and all(" enqueued for " in line for line in enqueued)  # the periodic jobs
+    assert stopping == "SIGTERM: stopping after the current job"
+    assert done.startswith(f"job {job_id} test.slow: succeeded in 1.")
+    assert last.endswith(": stopped")
+    assert query(data_dir, "SELECT status, attempts FROM core_job WHERE id = ?", (job_id,)) == [("succeeded", 1)]
+    # It stopped instead of running the periodic jobs it had enqueued.
+    assert query(data_dir, "SELECT count(*) FROM core_job WHERE status = 'queued'") == [(len(enqueued),)]
+
+
+@pytest.mark.slow
+def test_serve_with_worker_runs_the_jobs_in_one_server_process(data_dir, tmp_path):
+    port = free_port()
+    log_path = tmp_path / "serve.log"
+    with log_path.open("w") as log:
+        server = subprocess.Popen(
+            [str(CUORE), "serve", "--worker", "--host", "127.0.0.1", "--port", str(port), "--workers", "2"],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=cuore_env(data_dir),
+            cwd=tmp_path,
+            start_new_session=True,
+        )
+    try:
+        wait_for(
+            lambda: query(data_dir, "SELECT count(*) FROM core_job WHERE status = 'succeeded'") == [(3,)],
+            timeout=60,
+            what="the periodic jobs to run",
+            log=log_path,
+        )
+        status, _, _ = http_get(f"http://127.0.0.1:{port}/api/v1/openapi.json")
+        assert status == 200
+        running = log_path.read_text()
+        assert running.count("Booting worker with pid") == 2
+        assert running.count("[jobs] worker ") == 1  # one job thread in the whole server
+    finally:
+        server.terminate()
+        try:
+            exit_code = server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
+            raise
+    log = log_path.read_text()
+    assert exit_code == 0, log
+    assert "[jobs] job " in log and " service.sla_sweep: succeeded in " in log
+    assert "Shutting down: Master" in log
+    assert len({worker for (worker,) in query(data_dir, "SELECT worker_id FROM core_job")}) == 1

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from decimal import Decimal
+from typing import Any, Literal
 
+from django.db.models import F
 from ninja import Field, Query, Router, Schema, Status
 
 from cuore.contacts import selectors, services
@@ -12,6 +14,7 @@ from cuore.contacts.models import Account, Contact, PointKind
 from cuore.core.api import Id, PathId, idempotent_create, page_of, page_response, patch_data
 from cuore.core.errors import reference
 from cuore.core.pagination import paginate
+from cuore.core.visibility import Scope, read_scope, team_member
 from cuore.users.selectors import team_get_for_actor, user_get_for_actor
 
 router = Router(tags=["contacts"])
@@ -22,6 +25,77 @@ PointKindName = Literal["email", "phone", "mobile", "social", "external_id"]
 AddressKindName = Literal["home", "work", "billing", "shipping", "registered"]
 PurposeName = Literal["marketing", "newsletter", "profiling", "third_party"]
 ConsentChannelName = Literal["email", "sms", "phone", "post", "any"]
+
+
+# ---- scores --------------------------------------------------------------------------------------
+# The analytics app keeps each customer's current scores in a one-to-one table whose reverse relation
+# is named "score" on Contact and Account (ContactScore / AccountScore). cuore.contacts sits below
+# cuore.analytics in the import layers (import-linter) and never imports it: the scores are read by
+# the relation's name — ``select_related("score")`` in the selectors, a LEFT JOIN in the contact
+# list's own query — and their fields by name. They follow the analytics rule of the visibility
+# matrix: shown to whoever reads analytics for all customers, or for their team's when the record
+# is the team's.
+SCORE_FIELDS = (
+    "rfm_segment",
+    "r_score",
+    "f_score",
+    "m_score",
+    "abc_class",
+    "value_tier",
+    "clv",
+    "p_alive",
+    "churn_risk",
+    "expected_purchases",
+)
+
+
+class ScoresOut(Schema):
+    """The customer's current scores from the last successful analytics run (details: /analytics/...)."""
+
+    run_id: int
+    rfm_segment: str
+    r_score: int
+    f_score: int
+    m_score: int
+    abc_class: str
+    value_tier: str
+    clv: Decimal | None
+    p_alive: float | None
+    churn_risk: float | None
+    expected_purchases: float | None
+
+
+def _scores_visible(actor: Any, *, owner_id: int | None, team_id: int | None) -> bool:
+    scope = read_scope(actor, "analytics")
+    return scope is Scope.ALL or (scope is Scope.TEAM and team_member(actor, owner_id=owner_id, team_id=team_id))
+
+
+def _scores_of(customer: Contact | Account, context: Any) -> dict[str, Any] | None:
+    """The scores of a contact or account loaded with ``select_related("score")``, or None."""
+    request = (context or {}).get("request")
+    actor = getattr(request, "auth", None)
+    if actor is None or not _scores_visible(actor, owner_id=customer.owner_id, team_id=customer.team_id):
+        return None
+    score = getattr(customer, "score", None)
+    if score is None:
+        return None
+    return {"run_id": score.run_id, **{name: getattr(score, name) for name in SCORE_FIELDS}}
+
+
+def _with_scores(contacts, actor: Any) -> tuple[Any, tuple[str, ...]]:
+    """The contact list's query with the score columns as ``score_<field>`` (one LEFT JOIN), and their names."""
+    if read_scope(actor, "analytics") is Scope.NONE:
+        return contacts, ()
+    columns = {f"score_{name}": F(f"score__{name}") for name in ("run", *SCORE_FIELDS)}
+    return contacts.annotate(**columns), tuple(columns)
+
+
+def _row_scores(row: dict[str, Any], actor: Any) -> dict[str, Any] | None:
+    run_id = row.pop("score_run", None)
+    values = {name: row.pop(f"score_{name}", None) for name in SCORE_FIELDS}
+    if run_id is None or not _scores_visible(actor, owner_id=row["owner_id"], team_id=row["team_id"]):
+        return None
+    return {"run_id": run_id, **values}
 
 
 # ---- schemas -------------------------------------------------------------------------------------
@@ -92,10 +166,15 @@ class AccountOut(Schema):
     tags: list[str]
     created_at: dt.datetime
     updated_at: dt.datetime
+    scores: ScoresOut | None = Field(description="the current scores; null when it never bought or no run yet")
 
     @staticmethod
     def resolve_tags(obj: Account) -> list[str]:
         return [tag.name for tag in obj.tags.all()]
+
+    @staticmethod
+    def resolve_scores(obj: Account, context) -> dict[str, Any] | None:
+        return _scores_of(obj, context)
 
 
 class AccountIn(Schema):
@@ -159,6 +238,7 @@ class ContactOut(Schema):
     tags: list[str]
     created_at: dt.datetime
     updated_at: dt.datetime
+    scores: ScoresOut | None = Field(description="the current scores; null when it never bought or no run yet")
 
 
 class PointOut(Schema):
@@ -231,6 +311,10 @@ class ContactDetailOut(ContactOut):
     @staticmethod
     def resolve_accounts(obj: Contact):
         return list(obj.account_links.all())
+
+    @staticmethod
+    def resolve_scores(obj: Contact, context) -> dict[str, Any] | None:
+        return _scores_of(obj, context)
 
 
 class ContactIn(Schema):
@@ -336,6 +420,7 @@ def list_accounts(request, filters: Query[AccountFilters]):
         tag=filters.tag,
     )
     ordering = ACCOUNT_ORDERINGS[filters.ordering]
+    accounts = accounts.select_related("score")  # the analytics scores, by the relation's name (see SCORE_FIELDS)
     return page_response(
         paginate(accounts, ordering_key=filters.ordering, ordering=ordering, cursor=filters.cursor, limit=filters.limit)
     )
@@ -432,14 +517,18 @@ def list_contacts(request, filters: Query[ContactFilters]):
         account_id=filters.account_id,
     )
     ordering = CONTACT_ORDERINGS[filters.ordering]
+    contacts, score_columns = _with_scores(contacts, request.auth)
     page = paginate(
-        contacts.values(*selectors.CONTACT_ROW_FIELDS),
+        contacts.values(*selectors.CONTACT_ROW_FIELDS, *score_columns),
         ordering_key=filters.ordering,
         ordering=ordering,
         cursor=filters.cursor,
         limit=filters.limit,
     )
-    return {"results": selectors.contact_rows(page.items), "next_cursor": page.next_cursor}
+    rows = selectors.contact_rows(page.items)
+    for row in rows:
+        row["scores"] = _row_scores(row, request.auth)
+    return {"results": rows, "next_cursor": page.next_cursor}
 
 
 @router.post("/contacts", response={201: ContactDetailOut})

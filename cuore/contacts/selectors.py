@@ -37,7 +37,9 @@ def contact_visible(*, actor: Any) -> QuerySet[Contact]:
 
 def account_get_for_actor(*, actor: Any, account_id: int) -> Account:
     """Return the account or raise ``NotFound`` if it does not exist or ``actor`` may not see it."""
-    account = account_visible(actor=actor).select_related("owner", "team").filter(pk=account_id).first()
+    # "score" is the analytics app's one-to-one AccountScore, reached by its name: contacts may not import
+    # cuore.analytics (a layer above). One LEFT JOIN, so the API shows the scores without another query.
+    account = account_visible(actor=actor).select_related("owner", "team", "score").filter(pk=account_id).first()
     if account is None:
         raise NotFound("account")
     return account
@@ -47,7 +49,8 @@ def contact_get_for_actor(*, actor: Any, contact_id: int) -> Contact:
     """Return the contact with its points, addresses, accounts and tags, or raise ``NotFound``."""
     contact = (
         contact_visible(actor=actor)
-        .select_related("owner", "team")
+        # "score": the analytics app's one-to-one ContactScore, by name (see account_get_for_actor).
+        .select_related("owner", "team", "score")
         .prefetch_related(
             Prefetch("points", queryset=ContactPoint.objects.order_by("kind", "-is_primary", "id")),
             Prefetch("addresses", queryset=Address.objects.order_by("-is_primary", "id")),

@@ -6,6 +6,8 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import FieldDoesNotExist
+from django.db.models import F, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseForbidden, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -15,13 +17,85 @@ from django.views.decorators.http import require_POST
 
 from cuore.contacts import selectors, services
 from cuore.contacts.forms import AccountFilterForm, ContactFilterForm
-from cuore.contacts.models import LifecycleStage
+from cuore.contacts.models import Account, Contact, LifecycleStage
 from cuore.core.errors import Forbidden, NotFound, ValidationFailed
-from cuore.core.lists import Column, ListSpec, export_response, list_context, list_page, render_list, selected_ids
-from cuore.core.visibility import can_write, require_read
+from cuore.core.lists import (
+    Column,
+    ListSpec,
+    export_response,
+    list_context,
+    list_page,
+    render_list,
+    selected_ids,
+    value_of,
+)
+from cuore.core.visibility import Scope, can_write, read_scope, require_read
 from cuore.users.selectors import user_list
 
 STAGES = dict(LifecycleStage.choices)
+
+# ---- the scores' badges ----------------------------------------------------------------------------
+# The analytics app scores the customers (RFM segment, ABC class, value tier) in a one-to-one table
+# named "score" from each contact and account. It sits above contacts in the layers, so the lists
+# never import it: they read its three columns by the relation's name, in the page's own query (a
+# LEFT JOIN, no query per row), and the cell is a template of the analytics app (analytics/_cell_badges.html).
+SCORE_FIELDS = {
+    "score_segment": "score__rfm_segment",
+    "score_abc": "score__abc_class",
+    "score_tier": "score__value_tier",
+}
+
+
+def _score_column() -> Column:
+    return Column(
+        "value_badges",
+        gettext_lazy("Value"),
+        template="analytics/_cell_badges.html",
+        export=lambda row: _score_text(value_of(row, "value_badges")),
+    )
+
+
+def _score_labels(model) -> dict[str, dict[str, str]]:
+    """The labels of the segment, class and tier, from the scores model reached through ``model.score``."""
+    try:
+        scores = model._meta.get_field("score").related_model
+    except FieldDoesNotExist:  # the analytics app is not installed
+        return {}
+    return {
+        name: {str(key): str(label) for key, label in scores._meta.get_field(name).choices}
+        for name in ("rfm_segment", "abc_class", "value_tier")
+    }
+
+
+def _score_text(badges: tuple[str | None, ...] | None) -> str:
+    """The CSV cell of the badges: the segment, class and tier by their labels."""
+    if not badges:
+        return ""
+    labels = _score_labels(Contact)
+    names = ("rfm_segment", "abc_class", "value_tier")
+    return " · ".join(
+        labels.get(name, {}).get(value, value) for name, value in zip(names, badges, strict=True) if value
+    )
+
+
+def _scores_shown(request: HttpRequest, spec: ListSpec, model, resource: str) -> bool:
+    """Whether the list reads the scores: the column is chosen and the user sees the scores of its rows.
+
+    The scores follow the customers one may see (all, or the team's as for the list itself).
+    """
+    if "value_badges" not in {column.key for column in spec.chosen_columns(request.GET)}:
+        return False
+    try:
+        model._meta.get_field("score")
+    except FieldDoesNotExist:  # the analytics app is not installed
+        return False
+    scope = read_scope(request.user, "analytics")
+    return scope is Scope.ALL or (scope is Scope.TEAM and read_scope(request.user, resource) is Scope.TEAM)
+
+
+def _with_scores(queryset: QuerySet) -> QuerySet:
+    return queryset.annotate(**{name: F(path) for name, path in SCORE_FIELDS.items()})
+
 
 CONTACTS = ListSpec(
     name="contacts",
@@ -35,6 +109,7 @@ CONTACTS = ListSpec(
             export=lambda row: row["lifecycle_stage"],
             template="contacts/_cell_stage.html",
         ),
+        _score_column(),
         Column("owner_name", gettext_lazy("Owner")),
         Column(
             "tags", gettext_lazy("Tags"), template="contacts/_cell_tags.html", export=lambda row: ", ".join(row["tags"])
@@ -71,6 +146,7 @@ ACCOUNTS = ListSpec(
             template="contacts/_cell_tags.html",
             export=lambda row: ", ".join(row.tag_names),
         ),
+        _score_column(),
         Column("updated_at", gettext_lazy("Updated"), sort="-updated", template="contacts/_cell_date.html"),
     ),
     orderings={
@@ -82,6 +158,12 @@ ACCOUNTS = ListSpec(
     },
     default_ordering="name",
 )
+
+
+def _badges(row: dict[str, Any]) -> tuple[str | None, ...] | None:
+    """The row's segment, class and tier (None when the customer was never scored)."""
+    values = tuple(row.get(name) for name in SCORE_FIELDS)
+    return values if any(values) else None
 
 
 def _people(actor: Any) -> list[Any]:
@@ -109,7 +191,11 @@ def contact_list(request: HttpRequest) -> HttpResponse:
         owner_id=filters.get("owner"),
         lifecycle_stage=filters.get("lifecycle_stage") or None,
         tag=filters.get("tag") or None,
-    ).values(*selectors.CONTACT_ROW_FIELDS)
+    )
+    scores = _scores_shown(request, CONTACTS, Contact, "contacts")
+    if scores:
+        contacts = _with_scores(contacts)
+    contacts = contacts.values(*selectors.CONTACT_ROW_FIELDS, *(SCORE_FIELDS if scores else ()))
     names = _names(people)
 
     def rows(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -117,6 +203,7 @@ def contact_list(request: HttpRequest) -> HttpResponse:
         for row in rows:
             row["owner_name"] = names.get(row["owner_id"], "")
             row["stage_label"] = STAGES.get(row["lifecycle_stage"], row["lifecycle_stage"])
+            row["value_badges"] = _badges(row) if scores else None
         return rows
 
     if request.GET.get("export") == "csv":
@@ -155,12 +242,16 @@ def account_list(request: HttpRequest) -> HttpResponse:
         industry=filters.get("industry") or None,
         tag=filters.get("tag") or None,
     )
+    scores = _scores_shown(request, ACCOUNTS, Account, "accounts")
+    if scores:
+        accounts = _with_scores(accounts)
     names = _names(people)
 
     def rows(items: list[Any]) -> list[Any]:
         for account in items:
             account.owner_name = names.get(account.owner_id, "")
             account.tag_names = [tag.name for tag in account.tags.all()]
+            account.value_badges = _badges(vars(account)) if scores else None
         return items
 
     if request.GET.get("export") == "csv":

@@ -75,6 +75,13 @@ MATRIX: dict[str, dict[str, Rule]] = {
     # Scores follow the customers one may see; the reports over the whole base need read ALL; write
     # is starting a run. Analysts run the analytics (an exception to "analysts write nothing").
     "analytics": {ADMIN: RW_ALL, MANAGER: RW_ALL, SALES: R_TEAM, SUPPORT: R_ALL, MARKETING: R_ALL, ANALYST: RW_ALL},
+    # Segment definitions and sizes are read by everyone (their members follow the contacts one may
+    # see); those who run campaigns and the analysts define them.
+    "segments": {ADMIN: RW_ALL, MANAGER: RW_ALL, SALES: R_ALL, SUPPORT: R_ALL, MARKETING: RW_ALL, ANALYST: RW_ALL},
+    # Alert rules (thresholds) are tuned by managers and analysts; the alerts follow their contacts and
+    # are written only by the run.
+    "alert_rules": {ADMIN: RW_ALL, MANAGER: RW_ALL, SALES: R_ALL, SUPPORT: R_ALL, MARKETING: R_ALL, ANALYST: RW_ALL},
+    "alerts": {ADMIN: R_ALL, MANAGER: R_ALL, SALES: R_TEAM, SUPPORT: R_ALL, MARKETING: R_ALL, ANALYST: R_ALL},
 }
 
 

@@ -318,7 +318,8 @@ def test_write_back_is_bulk(shop):
 
     assert ContactScore.objects.count() == 45
     assert len(many.captured_queries) == len(few.captured_queries)
-    assert len(many.captured_queries) <= 20
+    # a constant number: the run's bookkeeping, the segments, the alert rules and the previous run
+    assert len(many.captured_queries) <= 22
 
 
 def test_reset_forgets_runs_scores_and_the_warehouse(shop):

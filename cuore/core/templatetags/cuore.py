@@ -15,17 +15,20 @@ from cuore.core.visibility import Scope, read_scope
 
 register = template.Library()
 
-# url name, label, icon, the resource whose read scope decides whether the entry shows
+# url name, label, icon, the resource whose read scope decides whether the entry shows, and whether
+# that scope must be ALL (not just the team's): the analytics pages report on every customer.
 NAVIGATION = [
-    ("home", _("Home"), "bi-speedometer2", None),
-    ("contacts:list", _("Contacts"), "bi-person-lines-fill", "contacts"),
-    ("contacts:accounts", _("Accounts"), "bi-building", "accounts"),
-    ("sales:board", _("Deals"), "bi-kanban", "deals"),
-    ("sales:tasks", _("Tasks"), "bi-check2-square", "activities"),
-    ("service:queue", _("Tickets"), "bi-life-preserver", "tickets"),
-    ("service:articles", _("Knowledge base"), "bi-journal-text", "articles"),
-    ("orders:list", _("Orders"), "bi-bag", "orders"),
-    ("orders:products", _("Products"), "bi-box-seam", "catalog"),
+    ("home", _("Home"), "bi-speedometer2", None, False),
+    ("contacts:list", _("Contacts"), "bi-person-lines-fill", "contacts", False),
+    ("contacts:accounts", _("Accounts"), "bi-building", "accounts", False),
+    ("sales:board", _("Deals"), "bi-kanban", "deals", False),
+    ("sales:tasks", _("Tasks"), "bi-check2-square", "activities", False),
+    ("service:queue", _("Tickets"), "bi-life-preserver", "tickets", False),
+    ("service:articles", _("Knowledge base"), "bi-journal-text", "articles", False),
+    ("orders:list", _("Orders"), "bi-bag", "orders", False),
+    ("orders:products", _("Products"), "bi-box-seam", "catalog", False),
+    # By url name only: core may not import the analytics app.
+    ("analytics:overview", _("Analytics"), "bi-graph-up-arrow", "analytics", True),
 ]
 
 
@@ -42,9 +45,11 @@ def navigation(context) -> list[NavItem]:
     """The sections the signed-in user may open, the current one marked active."""
     request = context["request"]
     items = []
-    for name, label, icon, resource in NAVIGATION:
-        if resource is not None and read_scope(request.user, resource) is Scope.NONE:
-            continue
+    for name, label, icon, resource, needs_all in NAVIGATION:
+        if resource is not None:
+            scope = read_scope(request.user, resource)
+            if scope is Scope.NONE or (needs_all and scope is not Scope.ALL):
+                continue
         try:
             url = reverse(name)
         except NoReverseMatch:  # a section whose app is not installed
