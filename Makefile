@@ -51,6 +51,7 @@ endif
 bench: $(STAMP)
 	$(BIN)/python -m bench.api
 	$(BIN)/python -m bench.web
+	$(BIN)/python -m bench.analytics
 
 clean:
 	rm -rf $(VENV) var node_modules .pytest_cache .ruff_cache .mypy_cache
