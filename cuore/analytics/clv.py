@@ -27,7 +27,9 @@ Models and the formulas used:
   the repeat buyers only.
 
 Parameters are fitted by maximum likelihood with ``scipy.optimize.minimize`` (Nelder-Mead, which is
-deterministic) on the logarithms of the parameters, so they stay positive without bounds.
+deterministic) on the logarithms of the parameters, so they stay positive without bounds; the
+objective is the mean negative log-likelihood, computed once per distinct (frequency, recency, T)
+or (frequency, monetary) row and weighted by how many customers share it.
 
 CLV: the sum over the months of the horizon of the expected purchases in that month times the
 expected spend per purchase, discounted at ``monthly_discount_rate`` per month, counting the
@@ -213,16 +215,33 @@ def _validate_horizon(t: Any) -> np.ndarray:
 # --- fitting ---------------------------------------------------------------------------------------
 
 
-def _fit(neg_log_likelihood, start: np.ndarray) -> tuple[np.ndarray, float]:
-    """Minimise over log-parameters with Nelder-Mead, restarting once from the optimum to polish it."""
+def _grouped(*columns: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
+    """The distinct rows of ``columns`` and how many customers share each (the likelihood's weights).
+
+    Customers with the same figures contribute the same likelihood term: at a million customers
+    there are far fewer distinct rows than customers, and each evaluation costs that much less.
+    """
+    rows, counts = np.unique(np.column_stack(columns), axis=0, return_counts=True)
+    return [rows[:, i] for i in range(rows.shape[1])], counts.astype(float)
+
+
+def _fit(neg_log_likelihood, start: np.ndarray, *, n: int) -> tuple[np.ndarray, float]:
+    """Minimise over log-parameters with Nelder-Mead, restarting once from the optimum to polish it.
+
+    The objective is the mean negative log-likelihood per customer (the sum divided by ``n``), so the
+    tolerances mean the same at a hundred customers and at a million (on the sum, an absolute
+    tolerance is out of reach of floating point at a million and the search never stops).
+    """
     x0 = np.log(start)
-    options = {"xatol": 1e-8, "fatol": 1e-9, "maxiter": 20_000, "maxfev": 40_000}
+    options = {"xatol": 1e-8, "fatol": 1e-12, "maxiter": 20_000, "maxfev": 40_000}
     for _ in range(2):
-        result = optimize.minimize(lambda z: neg_log_likelihood(np.exp(z)), x0, method="Nelder-Mead", options=options)
+        result = optimize.minimize(
+            lambda z: neg_log_likelihood(np.exp(z)) / n, x0, method="Nelder-Mead", options=options
+        )
         x0 = result.x
     if not np.isfinite(result.fun):
         raise ValueError("the likelihood could not be evaluated at the optimum; check the input data.")
-    return np.exp(result.x), -float(result.fun)
+    return np.exp(result.x), -float(result.fun) * n
 
 
 def _bgnbd_log_likelihood(params: np.ndarray, x: np.ndarray, t_x: np.ndarray, t_cal: np.ndarray) -> np.ndarray:
@@ -241,7 +260,8 @@ def fit_bgnbd(frequency: Any, recency: Any, T: Any) -> BGNBDParams:
     if x.size == 0:
         raise ValueError("cannot fit a model on no customers.")
     start = np.array([1.0, max(float(np.mean(t_cal)), 1e-3), 1.0, 1.0])
-    params, ll = _fit(lambda p: -np.sum(_bgnbd_log_likelihood(p, x, t_x, t_cal)), start)
+    (gx, gt_x, gt_cal), weights = _grouped(x, t_x, t_cal)
+    params, ll = _fit(lambda p: -np.dot(weights, _bgnbd_log_likelihood(p, gx, gt_x, gt_cal)), start, n=x.size)
     r, alpha, a, b = map(float, params)
     return BGNBDParams(r=r, alpha=alpha, a=a, b=b, log_likelihood=ll, n_customers=int(x.size))
 
@@ -282,7 +302,8 @@ def fit_pareto_nbd(frequency: Any, recency: Any, T: Any) -> ParetoNBDParams:
         raise ValueError("cannot fit a model on no customers.")
     scale = max(float(np.mean(t_cal)), 1e-3)
     start = np.array([1.0, scale, 1.0, scale])
-    params, ll = _fit(lambda p: -np.sum(_pareto_log_likelihood(p, x, t_x, t_cal)), start)
+    (gx, gt_x, gt_cal), weights = _grouped(x, t_x, t_cal)
+    params, ll = _fit(lambda p: -np.dot(weights, _pareto_log_likelihood(p, gx, gt_x, gt_cal)), start, n=x.size)
     r, alpha, s, beta = map(float, params)
     return ParetoNBDParams(r=r, alpha=alpha, s=s, beta=beta, log_likelihood=ll, n_customers=int(x.size))
 
@@ -309,7 +330,8 @@ def fit_gamma_gamma(frequency: Any, monetary: Any) -> GammaGammaParams:
     if x.size == 0:
         raise ValueError("cannot fit the Gamma-Gamma model without repeat buyers.")
     start = np.array([1.0, 2.0, float(np.mean(m))])
-    params, ll = _fit(lambda p: -np.sum(_gamma_gamma_log_likelihood(p, x, m)), start)
+    (gx, gm), weights = _grouped(x, m)
+    params, ll = _fit(lambda p: -np.dot(weights, _gamma_gamma_log_likelihood(p, gx, gm)), start, n=x.size)
     p, q, gamma = map(float, params)
     return GammaGammaParams(p=p, q=q, gamma=gamma, log_likelihood=ll, n_customers=int(x.size))
 
