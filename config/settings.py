@@ -145,6 +145,11 @@ NINJA_PAGINATION_MAX_LIMIT = 200
 # heartbeat renews it every third of it), so a killed worker's job is taken up again after at most this.
 JOB_LEASE_SECONDS = env_int("CUORE_JOB_LEASE_SECONDS", 300, minimum=1)
 
+# Analytics runs (cuore.analytics): the most memory DuckDB may hold for the warehouse; beyond it, it
+# evicts and spills to DATA_DIR/warehouse/*.tmp. Its own default, 80 % of the RAM, lets one run keep
+# every intermediate table in memory.
+ANALYTICS_MEMORY_MB = env_int("CUORE_ANALYTICS_MEMORY_MB", 1536, minimum=128)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -116,6 +116,7 @@ def warehouse_connect(*, read_only: bool = False, wait_seconds: float | None = N
         con = _connect_retrying(path, read_only=read_only, wait_seconds=wait)
         if read_only:
             return con
+        con.execute(f"SET memory_limit = '{int(settings.ANALYTICS_MEMORY_MB)}MB'")
     history_tables_ensure(con)
     return con
 

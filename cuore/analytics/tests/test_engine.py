@@ -343,6 +343,20 @@ def test_a_run_interrupted_by_a_dead_process_is_marked_failed_by_the_next(shop):
     assert dead.status == RunStatus.FAILED and dead.error.startswith("interrupted")
 
 
+def test_a_run_connection_holds_duckdb_to_the_configured_memory(db, settings):
+    from cuore.analytics import warehouse
+
+    # given a memory budget for analytics runs
+    settings.ANALYTICS_MEMORY_MB = 256
+    # when a run opens the warehouse
+    con = warehouse.warehouse_connect()
+    try:
+        # then DuckDB holds at most that (256 MB = 244.1 MiB), not its default of 80 % of the RAM
+        assert con.execute("SELECT current_setting('memory_limit')").fetchone() == ("244.1 MiB",)
+    finally:
+        con.close()
+
+
 def test_the_warehouse_held_by_another_process_is_busy_not_broken(db, tmp_path):
     import subprocess
     import sys
