@@ -351,9 +351,14 @@ def _compare(summary, report: Report, *, repeat: int, label: str) -> None:
         print(f"{step:<18} {mine:10.2f} {other:10.2f} {other / mine:7.2f}×")
     ratio = theirs.total_seconds / ours.total_seconds
     cpu_ratio = theirs.seconds["total CPU"] / ours.seconds["total CPU"]
+    verdict = (
+        f"(target ≥ {TARGET_SPEED_RATIO:.0f}×): {'PASS' if ratio >= TARGET_SPEED_RATIO else 'FAIL'}"
+        if not label
+        else "(the target is set on the whole summary; fixed costs weigh more on a sample)"
+    )
     print(
         f"ours: median of {ours.repetitions} run(s); lifetimes: one run. Ours is {ratio:.2f}× as fast as lifetimes "
-        f"(target ≥ {TARGET_SPEED_RATIO:.0f}×): {'PASS' if ratio >= TARGET_SPEED_RATIO else 'FAIL'}"
+        + verdict
     )
     print(f"by CPU time: {cpu_ratio:.2f}× ({_load()})")
     print(f"peak RSS: ours {ours_peak.peak_mb:,.0f} MB, lifetimes {theirs_peak.peak_mb:,.0f} MB ({ours_peak.method})")
