@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "cuore.core",
     "cuore.users",
     "cuore.contacts",
+    "cuore.identity",
     "cuore.sales",
     "cuore.orders",
     "cuore.service",

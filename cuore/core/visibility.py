@@ -54,6 +54,10 @@ MATRIX: dict[str, dict[str, Rule]] = {
     "audit": {ADMIN: R_ALL, MANAGER: R_ALL, SALES: NO, SUPPORT: NO, MARKETING: NO, ANALYST: R_ALL},
     "accounts": {ADMIN: RW_ALL, MANAGER: RW_ALL, SALES: RW_TEAM, SUPPORT: NO, MARKETING: NO, ANALYST: R_ALL},
     "contacts": {ADMIN: RW_ALL, MANAGER: RW_ALL, SALES: RW_TEAM, SUPPORT: RW_ALL, MARKETING: RW_ALL, ANALYST: R_ALL},
+    # Sources, source records, the review queue, merges and splits: as the contacts they are about.
+    "identity": {ADMIN: RW_ALL, MANAGER: RW_ALL, SALES: RW_TEAM, SUPPORT: RW_ALL, MARKETING: RW_ALL, ANALYST: R_ALL},
+    # Imports: whoever may start one also needs to write what it imports (contacts, catalog, orders…).
+    "imports": {ADMIN: RW_ALL, MANAGER: RW_ALL, SALES: NO, SUPPORT: NO, MARKETING: RW_ALL, ANALYST: R_ALL},
     "consents": {ADMIN: RW_ALL, MANAGER: RW_ALL, SALES: R_TEAM, SUPPORT: NO, MARKETING: RW_ALL, ANALYST: R_ALL},
     "tags": {ADMIN: RW_ALL, MANAGER: RW_ALL, SALES: RW_ALL, SUPPORT: R_ALL, MARKETING: RW_ALL, ANALYST: R_ALL},
     "interactions": {ADMIN: RW_ALL, MANAGER: RW_ALL, SALES: RW_TEAM, SUPPORT: RW_ALL, MARKETING: NO, ANALYST: R_ALL},

@@ -38,6 +38,25 @@ def user_get_by_username(username: str) -> User | None:
     return User.objects.select_related("team").filter(username__iexact=username).first()
 
 
+def user_for_command(username: str | None) -> User:
+    """The user a command acts as: the named active user, or the first active administrator."""
+    from cuore.core.errors import ValidationFailed
+    from cuore.core.roles import Role
+
+    users = User.objects.filter(is_active=True)
+    if username:
+        user = users.filter(username=username).first()
+        if user is None:
+            raise ValidationFailed(field="--user", reason=f"no active user called {username!r}")
+        return user
+    admin = users.filter(role=Role.ADMIN).order_by("pk").first()
+    if admin is None:
+        raise ValidationFailed(
+            field="--user", reason="no active administrator: create one (cuore createadmin) or name a user"
+        )
+    return admin
+
+
 def team_list(*, actor: User) -> QuerySet[Team]:
     require_read(actor, "teams")
     return Team.objects.all()
