@@ -52,6 +52,8 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.api
 	$(BIN)/python -m bench.web
 	$(BIN)/python -m bench.analytics
+	$(BIN)/python -m bench.identity
+	$(BIN)/python -m bench.imports
 
 clean:
 	rm -rf $(VENV) var node_modules .pytest_cache .ruff_cache .mypy_cache

@@ -75,6 +75,15 @@ def _fresh_cache():
     cache.clear()
 
 
+@pytest.fixture(autouse=True)
+def _default_language():
+    """A page shown in Italian must not leave Italian active for the next test."""
+    from django.utils import translation
+
+    yield
+    translation.deactivate()
+
+
 @pytest.fixture
 def team(db) -> Team:
     return Team.objects.create(name="North")

@@ -6,6 +6,8 @@ from cuore.analytics.api import router as analytics_router
 from cuore.analytics.api_segments import router as segments_router
 from cuore.contacts.api import router as contacts_router
 from cuore.core.api import install_error_handlers
+from cuore.identity.api import router as identity_router
+from cuore.imports.api import router as imports_router
 from cuore.interactions.api import router as interactions_router
 from cuore.orders.api import router as orders_router
 from cuore.sales.api import router as sales_router
@@ -34,3 +36,5 @@ api.add_router("/", service_router)
 api.add_router("/", interactions_router)
 api.add_router("/", analytics_router)
 api.add_router("/", segments_router)
+api.add_router("/", identity_router)
+api.add_router("/", imports_router)

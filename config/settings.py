@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "cuore.orders",
     "cuore.service",
     "cuore.interactions",
+    "cuore.imports",
     "cuore.analytics",
     "cuore.home",
     "cuore.demo",

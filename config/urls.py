@@ -21,4 +21,6 @@ urlpatterns = [
     path("", include("cuore.orders.urls")),
     path("", include("cuore.analytics.urls")),
     path("", include("cuore.analytics.urls_segments")),
+    path("", include("cuore.imports.urls")),
+    path("", include("cuore.identity.urls")),
 ]

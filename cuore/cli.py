@@ -13,6 +13,8 @@ import sys
 from collections.abc import Sequence
 
 from cuore.analytics.cli import add_file_commands, cmd_analytics_run, iso_date
+from cuore.identity.cli import add_identity_commands
+from cuore.imports.cli import add_import_command
 
 EXIT_BAD_INPUT = 2
 EXIT_FAILED = 1
@@ -150,12 +152,30 @@ def _demo_analytics(*, loaded: bool, reset: bool) -> None:
         print(f"{run.figures['scored']['contact']:,} contacts scored in {run.figures['seconds']:.1f} s")
 
 
+def _demo_identity(*, loaded: bool, seed: int) -> None:
+    """Import a web shop's export of some demo customers, so identity resolution has something to show."""
+    if not loaded:
+        return
+    from cuore.demo.generator import demo_users_ensure
+    from cuore.demo.identity import demo_identity
+    from cuore.users.selectors import user_for_command
+
+    demo_users_ensure()
+    print("Importing the web shop's customers and resolving identities (cuore import)...", flush=True)
+    figures = demo_identity(actor=user_for_command(None), seed=seed)
+    print(
+        f"{figures['rows']:,} web shop rows: {figures.get('linked', 0) + figures.get('by_rule', 0):,} joined a contact, "
+        f"{figures.get('new_contacts', 0):,} new contacts, {figures.get('review_items', 0):,} pairs to review"
+    )
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from cuore.demo.generator import demo_users_ensure, generate_demo_data
 
     _migrate()
     summary = generate_demo_data(customers=args.customers, seed=args.seed, progress=True, reset=args.reset)
     print(summary.describe())
+    _demo_identity(loaded=summary.loaded, seed=args.seed)
     _demo_analytics(loaded=summary.loaded, reset=summary.reset)
     logins = demo_users_ensure()
     address = f"http://{args.host}:{args.port}"
@@ -324,6 +344,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     analytics_run.set_defaults(handler=cmd_analytics_run)
     add_file_commands(analytics_commands, _Parser)
+    add_import_command(commands, _Parser)
+    add_identity_commands(commands, _Parser)
     return parser
 
 

@@ -3,7 +3,8 @@
 For each operation of the OpenAPI schema (taking a valid request from the visibility matrix's
 cases), the test sends the valid request with one value at a time replaced by something hostile —
 wrong types, out-of-range numbers, impossible dates, huge strings, NUL — plus bodies that are not
-JSON objects, missing required fields, unknown fields and path ids that cannot be ids. Every answer
+JSON objects, missing required fields, unknown fields and path ids that cannot be ids. An upload
+(a multipart form) gets the same for its fields, and files that cannot be read. Every answer
 must be below 500, and every error must be the API's JSON error with the field named on a 422.
 """
 
@@ -15,13 +16,21 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
 
 from config.api import api
 from conftest import ApiClient
-from tests.test_api_matrix import CASES, Case, build_world, fill
+from tests.test_api_matrix import CASES, IMPORT_CSV, Case, build_world, fetch, fill, post_form
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _data_dir(tmp_path, settings):
+    """The world's imports keep their files in a directory of the test's own."""
+    settings.DATA_DIR = tmp_path / "var"
+
 
 HOSTILE_VALUES: list[Any] = [
     None,
@@ -63,6 +72,21 @@ HOSTILE_PARAMS = [
     "\U0010ffff",
 ]
 HOSTILE_IDS = ["0", "-1", str(2**63), str(2**64), "abc", "1.5", "%20"]
+# Files an upload may carry: (name, content).
+HOSTILE_FILES: list[tuple[str, bytes]] = [
+    ("empty.csv", b""),
+    ("binary.csv", bytes(range(256)) * 8),
+    ("headers-only.csv", b"Codice cliente;Nome\n"),
+    ("nul.csv", b"Codice cliente;Nome\nC1;An\x00na\n"),
+    ("unclosed.csv", b'Codice cliente;Nome\nC1;"never closed\n'),
+    ("long-line.csv", b"Codice cliente;Nome\nC1;" + b"x" * 2_000_000 + b"\n"),
+    ("utf16.csv", "Codice cliente;Nome\nC1;Anna\n".encode("utf-16")),
+    ("not-a-zip.xlsx", b"PK\x03\x04 not a workbook"),
+    ("x" * 300 + ".csv", IMPORT_CSV.encode()),
+    ("no-extension", IMPORT_CSV.encode()),
+    ("a\x00b.csv", IMPORT_CSV.encode()),
+    ('quote"semi;colon.csv', IMPORT_CSV.encode()),
+]
 RAW_BODIES = ["", "not json", "[]", "null", '"text"', "1", '{"a": {"b": [1, {}]}}', "{" * 50_000]
 
 SCHEMA = api.get_openapi_schema()
@@ -102,7 +126,10 @@ def _request_body_schema(operation: dict[str, Any]) -> dict[str, Any]:
     body = operation.get("requestBody")
     if not body:
         return {}
-    ref = body["content"]["application/json"]["schema"].get("$ref", "")
+    content = body["content"]
+    if "multipart/form-data" in content:
+        return content["multipart/form-data"]["schema"]
+    ref = content["application/json"]["schema"].get("$ref", "")
     return SCHEMA["components"]["schemas"].get(ref.rsplit("/", 1)[-1], {})
 
 
@@ -122,6 +149,21 @@ def _bodies(case: Case, ids: dict[str, int]) -> Iterator[tuple[str, str]]:
     for name in schema.get("required", []):
         yield f"without {name}", json.dumps({k: v for k, v in valid.items() if k != name})
     yield "unknown field", json.dumps({**valid, "no_such_field": 1})
+
+
+def _forms(case: Case, ids: dict[str, int]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(label, form) of every malformed upload for ``case``: each a fresh copy, since a file is read once."""
+    schema = _request_body_schema(_operation(case))
+    texts = [name for name, spec in schema.get("properties", {}).items() if spec.get("format") != "binary"]
+    for name in texts:
+        for value in HOSTILE_PARAMS:
+            yield f"{name}={value[:20]!r}", {**case.body(ids), name: value}
+    for name, content in HOSTILE_FILES:
+        yield f"file {name[:20]!r}", {**case.body(ids), "file": SimpleUploadedFile(name, content, "text/csv")}
+    yield "file as text", {**case.body(ids), "file": "Codice cliente;Nome"}
+    for name in schema.get("required", []):
+        yield f"without {name}", {k: v for k, v in case.body(ids).items() if k != name}
+    yield "unknown field", {**case.body(ids), "no_such_field": "1"}
 
 
 def _query_variants(case: Case, ids: dict[str, int]) -> Iterator[tuple[str, dict[str, str]]]:
@@ -175,17 +217,22 @@ def test_no_input_makes_a_500(case: Case):
 
     if case.method == "get":
         for label, params in _query_variants(case, ids):
-            attempt(label, lambda params=params: client.get(path, params))
+            attempt(label, lambda params=params: fetch(client, path, params))
+    elif case.multipart:
+        for raw in RAW_BODIES:  # JSON where a form is expected
+            attempt(f"raw {raw[:20]!r}", lambda raw=raw: client._call("post", path, raw=raw))
+        for label, form in _forms(case, ids):
+            attempt(label, lambda form=form: post_form(client, path, form))
     elif case.method != "delete":
         for label, raw in _bodies(case, ids):
-            attempt(label, lambda raw=raw: getattr(client, case.method)(path, raw=raw))
+            attempt(label, lambda raw=raw: client._call(case.method, path, raw=raw))
     for label, broken_path in _path_variants(case, ids):
         if case.method == "get":
-            attempt(label, lambda p=broken_path: client.get(p, case.params(ids) if case.params else None))
+            attempt(label, lambda p=broken_path: fetch(client, p, case.params(ids) if case.params else None))
         elif case.method == "delete":
             attempt(label, lambda p=broken_path: client.delete(p))
         else:
             body = json.dumps(case.body(ids) if case.body else {})
-            attempt(label, lambda p=broken_path, b=body: getattr(client, case.method)(p, raw=b))
+            attempt(label, lambda p=broken_path, b=body: client._call(case.method, p, raw=b))
 
     assert not failures, "\n".join(failures[:40])

@@ -9,8 +9,9 @@ contact records:
 - ``most_complete``: the longest value ("Giuseppe" over "G."), then the most trusted.
 
 A manual edit wins over every rule: a field changed by hand (an audit entry ``contact.update``
-through the web interface or the API that names the field) keeps its value until the next manual
-edit. Emails and phones of every record become contact points (none is removed); the primary ones
+through the web interface or the API that names the field) keeps its value. The changes this module
+makes are recorded as the system's (channel "job", or "import" during an import), so they never
+count as manual. Emails and phones of every record become contact points (none is removed); the primary ones
 follow ``most_recent``. The most recent complete address (line 1 and city) is added if the contact
 does not have it. ``golden_compute`` says, per field, the value, the rule and the record it came
 from, so a golden record can always be recomputed and explained.
@@ -25,6 +26,7 @@ from typing import Any
 
 from cuore.contacts.models import Address, Contact, ContactPoint, PointKind
 from cuore.contacts.services import address_add, contact_point_add, contact_update
+from cuore.core.audit import audit_channel, current_channel
 from cuore.core.errors import ValidationFailed
 from cuore.core.models import AuditEntry, Channel
 from cuore.core.normalize import email_normalize, phone_normalize
@@ -129,6 +131,17 @@ def golden_apply(*, actor: Any, contact: Contact, records: list[SourceRecord] | 
         if value not in (None, "") and value != getattr(contact, decision.field):
             data[decision.field] = value
     applied: dict[str, Any] = {}
+    # A recomputed field is not a manual edit, even when a person's merge caused it: it is recorded
+    # as the system's, so that the next recomputation may change it again.
+    channel = current_channel()
+    with audit_channel(Channel.JOB if channel in (Channel.UI, Channel.API) else channel):
+        _fields_apply(actor, contact, data, applied)
+        applied["points"] = _points_apply(actor, contact, records)
+        applied["address"] = _address_apply(actor, contact, records)
+    return applied
+
+
+def _fields_apply(actor: Any, contact: Contact, data: dict[str, Any], applied: dict[str, Any]) -> None:
     if data:
         try:
             contact_update(actor=actor, contact=contact, data=data)
@@ -140,9 +153,6 @@ def golden_apply(*, actor: Any, contact: Contact, records: list[SourceRecord] | 
                     contact_update(actor=actor, contact=contact, data={field: value})
                 except ValidationFailed:
                     continue
-    applied["points"] = _points_apply(actor, contact, records)
-    applied["address"] = _address_apply(actor, contact, records)
-    return applied
 
 
 def _points_apply(actor: Any, contact: Contact, records: list[SourceRecord]) -> int:

@@ -159,7 +159,7 @@ def contacts_merge(*, actor: Any, survivor: Contact, other: Contact, reason: str
         actor=actor,
         action="contact.merge",
         instance=survivor,
-        changes={"merged": [other.pk, None], "reason": [None, event.reason]},
+        changes={"merged": [event.other_id, None], "reason": [None, event.reason]},
     )
     golden.golden_apply(actor=actor, contact=survivor)
     return event

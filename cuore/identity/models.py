@@ -45,6 +45,7 @@ class LinkStatus(models.TextChoices):
 
 
 class LinkMethod(models.TextChoices):
+    CRM = "crm", _("Entered in Cuore")
     NEW = "new", _("New contact")
     EXTERNAL_ID = "external_id", _("Same external id")
     EMAIL = "email", _("Same verified email")
@@ -60,7 +61,7 @@ class SourceRecord(models.Model):
 
     source = models.ForeignKey(Source, on_delete=models.PROTECT, related_name="records")
     kind = models.CharField(_("kind"), max_length=12, choices=RecordKind.choices)
-    source_key = models.CharField(_("id in the source"), max_length=100)
+    source_key = models.CharField(_("id in the source"), max_length=128)
     # The row as the source sent it (header → cell), and its values as read (field → value, JSON types).
     raw = models.JSONField(default=dict)
     values = models.JSONField(default=dict)

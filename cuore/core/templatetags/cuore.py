@@ -29,6 +29,8 @@ NAVIGATION = [
     ("orders:products", _("Products"), "bi-box-seam", "catalog", False),
     # By url name only: core may not import the analytics app.
     ("analytics:overview", _("Analytics"), "bi-graph-up-arrow", "analytics", True),
+    ("imports:list", _("Imports"), "bi-upload", "imports", False),
+    ("identity:review", _("Duplicates"), "bi-people", "identity", False),
 ]
 
 
