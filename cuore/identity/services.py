@@ -132,6 +132,36 @@ def record_upsert(
     return record, "updated"
 
 
+def records_upsert_many(
+    *, source: Source, kind: str, items: list[tuple[str, dict[str, Any], dict[str, Any]]]
+) -> list[tuple[SourceRecord, str]]:
+    """``record_upsert`` for many records of one source at once (key, raw, values), keys distinct:
+    one query finds the existing ones, one insert writes the new ones; changed ones are updated."""
+    keys = [str(key).strip() for key, _, _ in items]
+    for key in keys:
+        if not key:
+            raise ValidationFailed(field="source_id", reason="is required")
+        if len(key) > 128:
+            raise ValidationFailed(field="source_id", reason="must be at most 128 characters")
+    existing = {r.source_key: r for r in SourceRecord.objects.filter(source=source, kind=kind, source_key__in=keys)}
+    results: list[tuple[SourceRecord, str]] = []
+    new: list[SourceRecord] = []
+    for key, (_, raw, values) in zip(keys, items, strict=True):
+        record = existing.get(key)
+        if record is None:
+            record = SourceRecord(source=source, kind=kind, source_key=key, raw=raw, values=values)
+            new.append(record)
+            results.append((record, "created"))
+        elif record.values == values and record.raw == raw:
+            results.append((record, "unchanged"))
+        else:
+            record.raw, record.values = raw, values
+            record.save(update_fields=["raw", "values", "updated_at"])
+            results.append((record, "updated"))
+    SourceRecord.objects.bulk_create(new, batch_size=1_000)
+    return results
+
+
 # --- contacts entered in Cuore ------------------------------------------------------------------------
 
 CRM_SOURCE = "cuore"
@@ -273,8 +303,10 @@ def _keys_store(record_ids: list[int], prepared: matching.Prepared, positions: n
             if key and key not in seen:
                 seen.add(key)
                 rows.append(BlockKey(record_id=record_id, key=key[:160]))
-    BlockKey.objects.filter(record_id__in=[record_ids[p] for p in take]).delete()
-    BlockKey.objects.bulk_create(rows, batch_size=5_000)
+    stale = [record_ids[p] for p in take]
+    for start in range(0, len(stale), 10_000):  # within SQLite's limit of variables per statement
+        BlockKey.objects.filter(record_id__in=stale[start : start + 10_000]).delete()
+    bulk.insert_many(BlockKey, rows)
 
 
 # --- linking -----------------------------------------------------------------------------------------
@@ -330,10 +362,15 @@ def _deterministic(record: SourceRecord) -> tuple[Contact | None, str]:
             ).first()
             if point is not None:
                 return point.contact, LinkMethod.EMAIL
-    tax_code = (values.get("tax_code") or "").strip().upper()
+    tax_code = matching.normalise_tax_code(values.get("tax_code"))
     if len(tax_code) >= 11:  # an Italian codice fiscale (16) or partita IVA (11): a personal id, not a 4-digit code
+        # Through the indexed blocking keys: a JSON lookup would read every record.
         twin = (
-            SourceRecord.objects.filter(kind=RecordKind.CONTACT, status=LinkStatus.LINKED, values__tax_code=tax_code)
+            SourceRecord.objects.filter(
+                pk__in=BlockKey.objects.filter(key=f"tax_code:{tax_code}").values("record_id"),
+                kind=RecordKind.CONTACT,
+                status=LinkStatus.LINKED,
+            )
             .exclude(pk=record.pk)
             .exclude(contact=None)
             .first()
@@ -421,8 +458,9 @@ def record_match(
         contact = Contact.objects.get(pk=best_contact_id)
         _link([record.pk], contact, LinkMethod.PROBABILISTIC, probability, _evidence(model, vector))
     else:
-        contact = _contact_for(actor, [record])
-        _link([record.pk], contact, LinkMethod.NEW, None, [])
+        # A contact of its own, with its points, address and external id, in a few bulk inserts.
+        _ = record.source  # loaded here: the bulk path names its source
+        (contact,) = bulk.contacts_create_for_groups(actor=actor, groups=[[record]])
         if other is not None and model is not None and vector is not None and probability >= review_threshold:
             _review(
                 contact,
@@ -434,7 +472,8 @@ def record_match(
                 other=SourceRecord.objects.get(pk=other.pk),
             )
     _keys_store([record.pk], prepared)
-    _finish(actor, record, contact)
+    if record.link_method != LinkMethod.NEW:
+        _finish(actor, record, contact)
     return record
 
 
@@ -535,7 +574,7 @@ def _deterministic_many(records: list[SourceRecord]) -> dict[int, tuple[int, str
             if email:
                 with contextlib.suppress(ValueError):
                     emails[email_normalize(email)].append(record)
-            tax_code = str(values.get("tax_code") or "").strip().upper()
+            tax_code = matching.normalise_tax_code(values.get("tax_code"))
             if len(tax_code) >= 11:
                 tax_codes[tax_code].append(record)
         points = ContactPoint.objects.filter(
@@ -551,15 +590,15 @@ def _deterministic_many(records: list[SourceRecord]) -> dict[int, tuple[int, str
             for record in emails[value]:
                 found.setdefault(record.pk, (contact_id, LinkMethod.EMAIL))
         if tax_codes:
-            twins = (
-                SourceRecord.objects.filter(
-                    kind=RecordKind.CONTACT, status=LinkStatus.LINKED, values__tax_code__in=list(tax_codes)
-                )
-                .exclude(contact=None)
-                .values_list("values", "contact_id")
-            )
-            for values, contact_id in twins:
-                for record in tax_codes.get(str(values.get("tax_code") or "").upper(), []):
+            # Through the indexed blocking keys of the records already linked.
+            twins = BlockKey.objects.filter(
+                key__in=[f"tax_code:{code}" for code in tax_codes],
+                record__kind=RecordKind.CONTACT,
+                record__status=LinkStatus.LINKED,
+                record__contact__isnull=False,
+            ).values_list("key", "record__contact_id")
+            for key, contact_id in twins:
+                for record in tax_codes.get(key.removeprefix("tax_code:"), []):
                     found.setdefault(record.pk, (contact_id, LinkMethod.TAX_CODE))
     return found
 

@@ -35,7 +35,7 @@ from cuore.contacts.services import account_create, account_update
 from cuore.core.errors import Conflict, CuoreError, NotFound, ValidationFailed
 from cuore.core.normalize import vat_normalize
 from cuore.identity.models import LinkStatus, RecordKind, Source, SourceRecord
-from cuore.identity.services import record_upsert
+from cuore.identity.services import record_upsert, records_upsert_many
 from cuore.interactions.services import interaction_log
 from cuore.orders.models import Category, Order, OrderStatus, Product
 from cuore.orders.services import (
@@ -119,10 +119,18 @@ def _keep(source: Source, kind: str, row: Row, parent: SourceRecord | None = Non
 
 
 def contacts_chunk(actor: Any, source: Source, rows: list[Row], columns: dict[str, str]) -> ChunkResult:
+    """Keep the chunk's contact records in one go; identity resolution links them after the file."""
     result = ChunkResult()
+    items = [
+        (
+            _key(row, RecordKind.CONTACT),
+            row.raw,
+            {k: v for k, v in jsonable(row.values).items() if k != "source_id" and v not in (None, "")},
+        )
+        for row in rows
+    ]
     with transaction.atomic():
-        for row in rows:
-            record, status = _keep(source, RecordKind.CONTACT, row)
+        for record, status in records_upsert_many(source=source, kind=RecordKind.CONTACT, items=items):
             setattr(result, status, getattr(result, status) + 1)
             if status == "updated" and record.status == LinkStatus.LINKED and record.contact_id:
                 result.changed_contacts.add(record.contact_id)
