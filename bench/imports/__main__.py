@@ -62,8 +62,9 @@ def _csv(path: Path, columns: dict[str, list[str]], rows: range) -> None:
     with path.open("w", newline="", encoding="utf-8") as out:
         writer = csv.writer(out, delimiter=";")
         writer.writerow([header for header, _ in HEADERS])
+        present = [columns.get(field) for _, field in HEADERS[1:]]
         for i in rows:
-            writer.writerow([f"L{i:08d}"] + [columns.get(field, [""] * (i + 1))[i] or "" for _, field in HEADERS[1:]])
+            writer.writerow([f"L{i:08d}"] + [(column[i] or "") if column else "" for column in present])
 
 
 def main(argv: list[str] | None = None) -> int:
