@@ -24,6 +24,10 @@ import time
 from pathlib import Path
 
 TARGET_P95_MS = 50.0
+# "A million contact rows import in minutes with flat memory", read as: ten minutes, and the memory of a
+# run of the analytics (4 GB) whatever the size of the file.
+TARGET_IMPORT_SECONDS = 10 * 60
+TARGET_IMPORT_MB = 4 * 1024
 HEADERS = [
     ("Codice cliente", None),
     ("Nome", "first_name"),
@@ -144,12 +148,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(
         "\n| measure | value | target | met |\n|---|---|---|---|\n"
-        f"| import of {done.rows_read:,} contact rows | {seconds:.0f} s, peak RSS {peak.peak_mb:,.0f} MB | minutes | "
-        f"{'yes' if seconds < 30 * 60 else '**no**'} |\n"
+        f"| import of {done.rows_read:,} contact rows | {seconds:.0f} s, peak RSS {peak.peak_mb:,.0f} MB | "
+        f"≤ {TARGET_IMPORT_SECONDS // 60} min, ≤ {TARGET_IMPORT_MB:,} MB | "
+        f"{'yes' if seconds <= TARGET_IMPORT_SECONDS and peak.peak_mb <= TARGET_IMPORT_MB else '**no**'} |\n"
         f"| reading phase | {rows_per_second:,.0f} rows/s, peak RSS {phases.get('read_peak', 0):,.0f} MB | flat | |\n"
         f"| one record matched on arrival, p95 | {p95:.1f} ms | < {TARGET_P95_MS:.0f} ms | {'yes' if p95 < TARGET_P95_MS else '**no**'} |"
     )
-    return 0 if p95 < TARGET_P95_MS else 1
+    met = p95 < TARGET_P95_MS and seconds <= TARGET_IMPORT_SECONDS and peak.peak_mb <= TARGET_IMPORT_MB
+    return 0 if met else 1
 
 
 if __name__ == "__main__":
