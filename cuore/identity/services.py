@@ -33,7 +33,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from cuore.contacts.models import Contact, ContactPoint, PointKind
-from cuore.contacts.services import contact_create, contact_point_add
+from cuore.contacts.services import contact_point_add
 from cuore.core.audit import audit_record
 from cuore.core.errors import Conflict, ValidationFailed
 from cuore.core.normalize import email_normalize
@@ -378,13 +378,6 @@ def _deterministic(record: SourceRecord) -> tuple[Contact | None, str]:
         if twin is not None:
             return twin.contact, LinkMethod.TAX_CODE
     return None, ""
-
-
-def _contact_for(actor: Any, records: list[SourceRecord]) -> Contact:
-    values = golden.golden_values(records)
-    if not (values.get("first_name") or values.get("last_name")):
-        values["last_name"] = records[0].source_key
-    return contact_create(actor=actor, source=records[0].source.name[:50], **values)
 
 
 def _review(contact: Contact, candidate: Contact, probability: float, weight: float, evidence, record=None, other=None):

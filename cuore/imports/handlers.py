@@ -282,7 +282,6 @@ def orders_chunk(actor: Any, source: Source, rows: list[Row], columns: dict[str,
         else:
             groups.append([row])
     for lines in groups:
-        head = lines[0]
         try:
             with transaction.atomic():
                 status = _order_write(actor, source, lines)
@@ -291,7 +290,6 @@ def orders_chunk(actor: Any, source: Source, rows: list[Row], columns: dict[str,
                 result.failures += _failure(row, error, columns)
             continue
         setattr(result, status, getattr(result, status) + len(lines))
-        del head
     return result
 
 
