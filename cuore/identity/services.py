@@ -23,7 +23,7 @@ import functools
 import json
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -290,23 +290,26 @@ def _evidence(model: matching.MatchModel, vector: np.ndarray) -> list[dict[str, 
     ]
 
 
-def _keys_store(record_ids: list[int], prepared: matching.Prepared, positions: np.ndarray | None = None) -> None:
-    """Store the blocking keys of the given prepared rows (all when ``positions`` is None)."""
-    per_rule = matching.record_keys(prepared)
+def _keys_store(
+    record_ids: Sequence[int] | np.ndarray, prepared: matching.Prepared, positions: np.ndarray | None = None
+) -> None:
+    """Store the blocking keys of the given prepared rows (all when ``positions`` is None), replacing theirs."""
+    if positions is not None:
+        # A set of just these rows: their keys cost what they hold, not what the whole set holds.
+        prepared = matching.Prepared(
+            ids=prepared.ids[positions], columns={name: values[positions] for name, values in prepared.columns.items()}
+        )
+        record_ids = [int(record_ids[p]) for p in positions.tolist()]
     rows = []
-    take = range(len(prepared)) if positions is None else positions.tolist()
-    for position in take:
+    for position, keys in enumerate(zip(*(k.tolist() for k in matching.record_keys(prepared)), strict=True)):
         record_id = record_ids[position]
-        seen = set()
-        for keys in per_rule:
-            key = str(keys[position])
-            if key and key not in seen:
-                seen.add(key)
-                rows.append(BlockKey(record_id=record_id, key=key[:160]))
-    stale = [record_ids[p] for p in take]
+        for key in dict.fromkeys(keys):  # distinct, in rule order
+            if key:
+                rows.append((record_id, key[:160]))
+    stale = list(record_ids)
     for start in range(0, len(stale), 10_000):  # within SQLite's limit of variables per statement
         BlockKey.objects.filter(record_id__in=stale[start : start + 10_000]).delete()
-    bulk.insert_many(BlockKey, rows)
+    bulk.insert_rows(BlockKey, ("record", "key"), rows)
 
 
 # --- linking -----------------------------------------------------------------------------------------
@@ -338,52 +341,21 @@ def _external_id_point(actor: Any, contact: Contact, record: SourceRecord) -> No
 
 def _deterministic(record: SourceRecord) -> tuple[Contact | None, str]:
     """The contact a rule links the record to without scoring: the same external id, verified email, tax code."""
-    values = record.values or {}
-    for system, value in (values.get("external_ids") or {}).items():
-        point = ContactPoint.objects.filter(
-            kind=PointKind.EXTERNAL_ID, label=str(system), value_normalized=str(value)
-        ).first()
-        if point is not None:
-            return point.contact, LinkMethod.EXTERNAL_ID
-    point = ContactPoint.objects.filter(
-        kind=PointKind.EXTERNAL_ID, label=record.source.name, value_normalized=record.source_key
-    ).first()
-    if point is not None:
-        return point.contact, LinkMethod.EXTERNAL_ID
-    email = (values.get("email") or "").strip()
-    if email:
-        try:
-            normalized = email_normalize(email)
-        except ValueError:
-            normalized = ""
-        if normalized:
-            point = ContactPoint.objects.filter(
-                kind=PointKind.EMAIL, value_normalized=normalized, is_verified=True
-            ).first()
-            if point is not None:
-                return point.contact, LinkMethod.EMAIL
-    tax_code = matching.normalise_tax_code(values.get("tax_code"))
-    if len(tax_code) >= 11:  # an Italian codice fiscale (16) or partita IVA (11): a personal id, not a 4-digit code
-        # Through the indexed blocking keys: a JSON lookup would read every record.
-        twin = (
-            SourceRecord.objects.filter(
-                pk__in=BlockKey.objects.filter(key=f"tax_code:{tax_code}").values("record_id"),
-                kind=RecordKind.CONTACT,
-                status=LinkStatus.LINKED,
-            )
-            .exclude(pk=record.pk)
-            .exclude(contact=None)
-            .first()
-        )
-        if twin is not None:
-            return twin.contact, LinkMethod.TAX_CODE
-    return None, ""
+    found = _deterministic_many([record]).get(record.pk)
+    if found is None:
+        return None, ""
+    contact_id, method = found
+    return Contact.objects.get(pk=contact_id), method
 
 
 def _review(contact: Contact, candidate: Contact, probability: float, weight: float, evidence, record=None, other=None):
-    first, second = sorted((contact, candidate), key=lambda c: c.pk)
-    if first.pk == second.pk:
+    """Put the pair to the review queue (``record`` is ``contact``'s record that matched, ``other``
+    ``candidate``'s), unless it is there already or was answered; the older contact comes first."""
+    if contact.pk == candidate.pk:
         return None
+    if candidate.pk < contact.pk:
+        contact, candidate, record, other = candidate, contact, other, record
+    first, second = contact, candidate
     if ReviewItem.objects.filter(contact=first, candidate=second).exclude(status=ReviewStatus.OPEN).exists():
         return None  # already answered
     item, _ = ReviewItem.objects.get_or_create(
@@ -453,7 +425,8 @@ def record_match(
     else:
         # A contact of its own, with its points, address and external id, in a few bulk inserts.
         _ = record.source  # loaded here: the bulk path names its source
-        (contact,) = bulk.contacts_create_for_groups(actor=actor, groups=[[record]])
+        (contact_id,) = bulk.contacts_create_for_groups(actor=actor, groups=[[record]])
+        contact = Contact.objects.get(pk=contact_id)
         if other is not None and model is not None and vector is not None and probability >= review_threshold:
             _review(
                 contact,
@@ -523,8 +496,7 @@ def identity_resolve(
     )
     if batch:
         report.mode = "batch"
-        with transaction.atomic():
-            _resolve_batch(actor, report, link_threshold, review_threshold, progress)
+        _resolve_batch(actor, report, link_threshold, review_threshold, progress)
     else:
         report.mode = "one by one"
         records = pending.select_related("source").order_by("pk").iterator(chunk_size=500)
@@ -596,6 +568,63 @@ def _deterministic_many(records: list[SourceRecord]) -> dict[int, tuple[int, str
     return found
 
 
+# Records per transaction of a batch resolution: each chunk is whole (its contacts, points, links and
+# keys), so an interrupted run leaves the rest pending for the next, and memory stays flat.
+WRITE_CHUNK = 5_000
+
+
+def _records_load(record_ids: Sequence[int], sources: dict[int, Source]) -> list[SourceRecord]:
+    """The records with what linking them needs (values, key, date, source), ``sources`` kept across calls."""
+    records = []
+    for start in range(0, len(record_ids), 10_000):
+        chunk = SourceRecord.objects.filter(pk__in=record_ids[start : start + 10_000]).only(
+            "id", "source", "source_key", "values", "updated_at", "contact", "status"
+        )
+        for record in chunk:
+            if record.source_id not in sources:
+                sources[record.source_id] = Source.objects.get(pk=record.source_id)
+            SourceRecord.source.field.set_cached_value(record, sources[record.source_id])
+            records.append(record)
+    return records
+
+
+def _records_columns() -> tuple[np.ndarray, np.ndarray, dict[str, list[str]]]:
+    """Every contact record as columns: ids, contact ids (0 for none) and the matching fields."""
+    ids: list[int] = []
+    contacts: list[int] = []
+    columns: dict[str, list[str]] = {name: [] for name in MATCH_FIELDS}
+    appends = [(name, columns[name].append) for name in MATCH_FIELDS]
+    rows = (
+        SourceRecord.objects.filter(kind=RecordKind.CONTACT)
+        .order_by("pk")
+        .values_list("id", "contact_id", "values")
+        .iterator(chunk_size=10_000)
+    )
+    for record_id, contact_id, values in rows:
+        ids.append(record_id)
+        contacts.append(contact_id or 0)
+        values = values or {}
+        for name, append in appends:
+            value = values.get(name)
+            if name == "phone" and not value:
+                value = values.get("mobile")
+            append("" if value is None else str(value))
+    return np.array(ids, dtype=np.int64), np.array(contacts, dtype=np.int64), columns
+
+
+def _best_pairs(resolution: matching.Resolution, count: int) -> np.ndarray:
+    """Per record position, its linked pair of highest probability (-1 for none)."""
+    linked = np.flatnonzero(resolution.linked)
+    positions = np.concatenate((resolution.left[linked], resolution.right[linked]))
+    pairs = np.concatenate((linked, linked))
+    order = np.lexsort((resolution.probability[pairs], positions))  # by position, then probability
+    positions, pairs = positions[order], pairs[order]
+    last = np.flatnonzero(np.append(positions[1:] != positions[:-1], True)) if len(positions) else positions
+    best = np.full(count, -1, dtype=np.int64)
+    best[positions[last]] = pairs[last]  # the last of each position is its most probable pair
+    return best
+
+
 def _resolve_batch(
     actor: Any,
     report: ResolveReport,
@@ -603,123 +632,177 @@ def _resolve_batch(
     review_threshold: float,
     progress: Callable[[int, int], None] | None,
 ) -> None:
-    """Resolve all contact records together: rules first, then one probabilistic pass over everything."""
-    pending_records = list(
+    """Resolve all contact records together: rules first, then one probabilistic pass over everything.
+
+    The records are read as columns, not model instances; what is written — links, new contacts, keys
+    — goes in transactions of ``WRITE_CHUNK`` records, each loading only its own records.
+    """
+    pending_ids = np.fromiter(
         SourceRecord.objects.filter(kind=RecordKind.CONTACT, status=LinkStatus.PENDING)
-        .select_related("source")
-        .order_by("-updated_at", "-pk")
+        .order_by("pk")
+        .values_list("id", flat=True)
+        .iterator(chunk_size=10_000),
+        dtype=np.int64,
     )
+    sources: dict[int, Source] = {}
     touched: set[int] = set()  # existing contacts that gained records: their golden record is recomputed
     # Rules first: they need no model.
-    by_rule = _deterministic_many(pending_records)
-    for record_id, (contact_id, method) in by_rule.items():
-        SourceRecord.objects.filter(pk=record_id).update(
-            contact_id=contact_id,
-            status=LinkStatus.LINKED,
-            link_method=method,
-            link_score=1.0,
-            linked_at=timezone.now(),
-        )
-        touched.add(contact_id)
+    by_rule: dict[int, tuple[int, str]] = {}
+    for start in range(0, len(pending_ids), WRITE_CHUNK):
+        found = _deterministic_many(_records_load(pending_ids[start : start + WRITE_CHUNK].tolist(), sources))
+        with transaction.atomic():
+            bulk.records_link_many([(c, method, 1.0, [], r) for r, (c, method) in found.items()])
+        by_rule.update(found)
+        touched.update(c for c, _ in found.values())
     report.by_rule = len(by_rule)
-    rows = list(
-        SourceRecord.objects.filter(kind=RecordKind.CONTACT)
-        .order_by("pk")
-        .values("id", "values", "contact_id", "status")
-    )
-    ids, columns = _columns(rows)
-    prepared = matching.prepare(np.array(ids, dtype=np.int64), columns)
-    given = _default_model(len(rows)) if len(rows) < MIN_TRAIN_RECORDS else None
+
+    ids, contact_of, columns = _records_columns()
+    position_of = {record_id: position for position, record_id in enumerate(ids.tolist())}
+    waiting = np.zeros(len(ids), dtype=bool)  # pending, and not linked by a rule
+    waiting[[position_of[r] for r in pending_ids.tolist() if r not in by_rule]] = True
+    prepared = matching.prepare(ids, columns)
+    del columns
+    given = _default_model(len(ids)) if len(ids) < MIN_TRAIN_RECORDS else None
     resolution, model = matching.resolve(
         prepared, given, link_threshold=link_threshold, review_threshold=review_threshold
     )
     if given is None:
-        _model_save(model, len(rows))
+        _model_save(model, len(ids))
         report.model_trained = True
     report.figures.update({"candidate_pairs": int(resolution.left.size), "linked_pairs": int(resolution.linked.sum())})
-    # The best linked pair of each record, for its score and evidence.
-    best_pair: dict[int, int] = {}
-    for pair in np.flatnonzero(resolution.linked):
-        for position in (int(resolution.left[pair]), int(resolution.right[pair])):
-            current = best_pair.get(position)
-            if current is None or resolution.probability[pair] > resolution.probability[current]:
-                best_pair[position] = int(pair)
+    best = _best_pairs(resolution, len(ids))
+    if by_rule:
+        with transaction.atomic():
+            _keys_store(ids, prepared, np.sort(np.array([position_of[r] for r in by_rule], dtype=np.int64)))
 
     def score(position: int) -> tuple[float | None, list]:
-        pair = best_pair.get(position)
-        if pair is None:
+        pair = int(best[position])
+        if pair < 0:
             return None, []
         return float(resolution.probability[pair]), _evidence(model, resolution.vectors[pair])
 
-    contact_of: list[int | None] = [row["contact_id"] for row in rows]
-    pending = {r.pk: r for r in pending_records if r.pk not in by_rule}
-    position_of = {record_id: i for i, record_id in enumerate(ids)}
-    for record_id, (contact_id, _) in by_rule.items():
-        contact_of[position_of[record_id]] = contact_id
-    groups: dict[int, list[int]] = defaultdict(list)
-    for position, label in enumerate(resolution.cluster.tolist()):
-        groups[int(label)].append(position)
-    new_groups: list[list[SourceRecord]] = []
-    new_positions: list[list[int]] = []
-    scores: dict[int, tuple[float | None, list]] = {}
-    for members in groups.values():
-        waiting = [p for p in members if ids[p] in pending]
-        if not waiting:
-            continue
-        existing = [c for p in members if (c := contact_of[p]) is not None and ids[p] not in pending]
-        if existing:
-            target_id = max(set(existing), key=existing.count)  # the contact most of the group belongs to
-            for position in waiting:
+    # The clusters that hold a waiting record, as slices of the positions ordered by cluster.
+    order = np.lexsort((ids, resolution.cluster))
+    labels = resolution.cluster[order]
+    starts = np.flatnonzero(np.concatenate(([True], labels[1:] != labels[:-1]))) if len(order) else order
+    ends = np.append(starts[1:], len(order)).astype(np.int64)
+    existing = ~waiting & (contact_of > 0)
+    has_waiting = np.add.reduceat(waiting[order], starts) > 0 if len(order) else np.zeros(0, dtype=bool)
+    has_existing = np.add.reduceat(existing[order], starts) > 0 if len(order) else np.zeros(0, dtype=bool)
+    joining = np.flatnonzero(has_waiting & has_existing)
+    fresh = np.flatnonzero(has_waiting & ~has_existing)
+    total, done = len(joining) + len(fresh), 0
+    review_pairs: list[tuple[int, int, float, float, list, int | None, int | None]] = []
+
+    # Waiting records in a cluster with contacts: linked to the contact most of the cluster belongs to.
+    for start in range(0, len(joining), WRITE_CHUNK):
+        links, linked_positions = [], []
+        for group in joining[start : start + WRITE_CHUNK].tolist():
+            members = order[starts[group] : ends[group]]
+            targets = contact_of[members[existing[members]]].tolist()
+            target = max(set(targets), key=targets.count)
+            for position in members[waiting[members]].tolist():
                 probability, evidence = score(position)
-                _link([ids[position]], Contact(pk=target_id), LinkMethod.PROBABILISTIC, probability, evidence)
-                contact_of[position] = target_id
-            touched.add(target_id)
-            report.linked += len(waiting)
-            for other_id in set(existing) - {target_id}:
+                links.append((target, LinkMethod.PROBABILISTIC, probability, evidence, int(ids[position])))
+                linked_positions.append(position)
+                contact_of[position] = target
+            touched.add(target)
+            for other in set(targets) - {target}:
                 # Two contacts the data now says are one: a person decides.
-                if _review(Contact.objects.get(pk=target_id), Contact.objects.get(pk=other_id), 1.0, 0.0, []):
-                    report.review_items += 1
-        else:
-            waiting.sort(key=lambda p: (pending[ids[p]].updated_at, ids[p]), reverse=True)
-            new_groups.append([pending[ids[p]] for p in waiting])
-            new_positions.append(waiting)
-            for position in waiting[1:]:
-                scores[ids[position]] = score(position)
-    for start in range(0, len(new_groups), 2_000):
-        contacts = bulk.contacts_create_for_groups(actor=actor, groups=new_groups[start : start + 2_000], scores=scores)
-        for contact, positions in zip(contacts, new_positions[start : start + 2_000], strict=True):
-            for position in positions:
-                contact_of[position] = contact.pk
-        report.new_contacts += len(contacts)
-        report.linked += sum(len(g) - 1 for g in new_groups[start : start + 2_000])
+                review_pairs.append((target, other, 1.0, 0.0, [], None, None))
+        with transaction.atomic():
+            bulk.records_link_many(links)
+            _keys_store(ids, prepared, np.sort(np.array(linked_positions, dtype=np.int64)))
+        report.linked += len(links)
+        done += len(joining[start : start + WRITE_CHUNK])
         if progress:
-            progress(min(start + 2_000, len(new_groups)), len(new_groups))
-    for contact in Contact.objects.filter(pk__in=touched):
-        golden.golden_apply(actor=actor, contact=contact)
-    for record in SourceRecord.objects.filter(
-        pk__in=list(by_rule) + [ids[p] for p in range(len(ids)) if ids[p] in pending and contact_of[p] in touched]
-    ).select_related("source", "contact"):
-        if record.contact is not None:
-            _external_id_point(actor, record.contact, record)
-    # Pairs between the two thresholds that ended in different contacts go to the review queue.
-    for pair in np.flatnonzero(resolution.review):
-        left, right = int(resolution.left[pair]), int(resolution.right[pair])
-        a, b = contact_of[left], contact_of[right]
-        if a is None or b is None or a == b or (ids[left] not in pending and ids[right] not in pending):
-            continue
-        item = _review(
-            Contact.objects.get(pk=a),
-            Contact.objects.get(pk=b),
-            float(resolution.probability[pair]),
-            float(resolution.weight[pair]),
-            _evidence(model, resolution.vectors[pair]),
-            record=SourceRecord(pk=ids[left]),
-            other=SourceRecord(pk=ids[right]),
+            progress(done, total)
+
+    # Clusters of waiting records only: a new contact each, with its records' keys, a chunk at a time.
+    for start in range(0, len(fresh), WRITE_CHUNK):
+        chunk = fresh[start : start + WRITE_CHUNK].tolist()
+        positions = [order[starts[g] : ends[g]] for g in chunk]
+        positions = [p[waiting[p]] for p in positions]
+        flat = np.concatenate(positions)
+        records = {r.pk: r for r in _records_load(ids[flat].tolist(), sources)}
+        groups, scores = [], {}
+        for members in positions:
+            group = sorted(
+                (records[int(ids[p])] for p in members.tolist()), key=lambda r: (r.updated_at, r.pk), reverse=True
+            )
+            groups.append(group)
+            for record in group[1:]:
+                scores[record.pk] = score(position_of[record.pk])
+        with transaction.atomic():
+            contact_ids = bulk.contacts_create_for_groups(actor=actor, groups=groups, scores=scores)
+            _keys_store(ids, prepared, np.sort(flat))
+        for contact_id, members in zip(contact_ids, positions, strict=True):
+            contact_of[members] = contact_id
+        report.new_contacts += len(contact_ids)
+        report.linked += sum(len(group) - 1 for group in groups)
+        done += len(chunk)
+        if progress:
+            progress(done, total)
+
+    with transaction.atomic():
+        for contact in Contact.objects.filter(pk__in=touched):
+            golden.golden_apply(actor=actor, contact=contact)
+        linked_to_touched = [int(ids[p]) for p in np.flatnonzero(waiting).tolist() if int(contact_of[p]) in touched]
+        for record in SourceRecord.objects.filter(pk__in=list(by_rule) + linked_to_touched).select_related(
+            "source", "contact"
+        ):
+            if record.contact is not None:
+                _external_id_point(actor, record.contact, record)
+        # Pairs between the two thresholds that ended in different contacts go to the review queue.
+        for pair in np.flatnonzero(resolution.review).tolist():
+            left, right = int(resolution.left[pair]), int(resolution.right[pair])
+            a, b = int(contact_of[left]), int(contact_of[right])
+            if not a or not b or a == b or not (waiting[left] or waiting[right]):
+                continue
+            review_pairs.append(
+                (
+                    a,
+                    b,
+                    float(resolution.probability[pair]),
+                    float(resolution.weight[pair]),
+                    _evidence(model, resolution.vectors[pair]),
+                    int(ids[left]),
+                    int(ids[right]),
+                )
+            )
+        report.review_items += _reviews_add(review_pairs)
+
+
+def _reviews_add(pairs: list[tuple[int, int, float, float, list, int | None, int | None]]) -> int:
+    """Put many pairs of contacts to the review queue at once (see ``_review``); return how many are new.
+
+    A pair is (contact, candidate, probability, weight, evidence, contact's record, candidate's record);
+    of the same two contacts met more than once, the most probable is kept.
+    """
+    chosen: dict[tuple[int, int], tuple] = {}
+    for a, b, probability, weight, evidence, record, other in pairs:
+        if a > b:
+            a, b, record, other = b, a, other, record
+        if (a, b) not in chosen or probability > chosen[(a, b)][0]:
+            chosen[(a, b)] = (probability, weight, evidence, record, other)
+    known: set[tuple[int, int]] = set()
+    contacts = sorted({a for a, _ in chosen})
+    for start in range(0, len(contacts), 5_000):
+        known.update(
+            ReviewItem.objects.filter(contact_id__in=contacts[start : start + 5_000]).values_list(
+                "contact_id", "candidate_id"
+            )
         )
-        if item is not None:
-            report.review_items += 1
-    newly = np.array(sorted(position_of[r] for r in list(pending) + list(by_rule)), dtype=np.int64)
-    _keys_store(ids, prepared, newly)
+    rows = [
+        (a, b, probability, weight, evidence, record, other, ReviewStatus.OPEN)
+        for (a, b), (probability, weight, evidence, record, other) in chosen.items()
+        if (a, b) not in known
+    ]
+    return bulk.insert_rows(
+        ReviewItem,
+        ("contact", "candidate", "probability", "weight", "evidence", "record", "candidate_record", "status"),
+        rows,
+    )
 
 
 # --- review --------------------------------------------------------------------------------------------
