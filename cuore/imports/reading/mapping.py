@@ -39,6 +39,9 @@ FUZZY_MIN_RATIO = 90
 DEFAULT_REGION = "IT"
 # Kinds whose rows may repeat an id: an order has one row per line, each with the order's id.
 REPEATED_IDS = {"orders"}
+# Fields of which a kind needs at least one, mapped and filled in each row: a contact needs a name,
+# as contact_create and the record intake of the API require.
+ONE_REQUIRED: dict[str, tuple[str, ...]] = {"contacts": ("first_name", "last_name")}
 # Cells that mean "no value": what databases and spreadsheets write for nothing. For typed fields only,
 # a few more placeholders ("-", "n/a") that a text field keeps as written.
 _NOTHING = {"null", "#n/a", "#null!"}
@@ -127,6 +130,12 @@ def validate_mapping(kind: str, mapping: dict[str, str | None]) -> list[str]:
     for name, target in targets.items():
         if target.required and name not in columns:
             problems.append(str(_("%(field)s is required: choose the column that holds it")) % {"field": target.label})
+    group = ONE_REQUIRED.get(kind, ())
+    if group and not any(name in columns for name in group):
+        problems.append(
+            str(_("%(fields)s: at least one is required, choose the column that holds it"))
+            % {"fields": " / ".join(str(targets[name].label) for name in group)}
+        )
     return problems
 
 
@@ -289,6 +298,8 @@ class RowReader:
         ordered = sorted(self.columns, key=lambda column: column[2].kind == "phone")
         required = _("required")
         positions = {header: position for position, header, _target in self.columns}
+        mapped = {target.name: header for _position, header, target in self.columns}
+        one_required = {name: mapped[name] for name in ONE_REQUIRED.get(self.kind, ()) if name in mapped}
         for line, cells in self.table.rows():
             if not any(cell.strip() for cell in cells):
                 continue
@@ -311,6 +322,12 @@ class RowReader:
                     continue
                 values[target.name] = value
             self._finish(values)
+            if (
+                one_required
+                and not any(values.get(name) for name in one_required)
+                and not any(header for header, _reason in errors if header in one_required.values())
+            ):
+                errors.append((next(iter(one_required.values())), str(_("a name is required: first or last name"))))
             if len(cells) > width:
                 used = len(cells)  # trailing empty cells ("a;b;c;;") are no extra data
                 while used > width and not cells[used - 1].strip():

@@ -11,7 +11,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from cuore.imports.reading import FileProblem, RowReader, guess_mapping, open_table
+from cuore.imports.reading import FileProblem, RowReader, guess_mapping, open_table, validate_mapping
 from cuore.imports.reading import files as files_module
 
 UTC = dt.UTC
@@ -603,7 +603,19 @@ def test_placeholders_for_nothing(tmp_path):
         {"source_id": "1", "last_name": None, "birth_date": None, "email": None},
         {"source_id": "2", "last_name": "-", "birth_date": None, "email": None},
     ]
-    assert all(row.ok for row in rows)
+    # Read as nothing, not as a name: the first row has none, which a contact needs.
+    assert [row.errors for row in rows] == [[("cognome", "a name is required: first or last name")], []]
+
+
+def test_a_contact_row_needs_a_first_or_a_last_name(tmp_path):
+    path = write(tmp_path / "contacts.csv", "id;nome;cognome;email\n1;;;a@example.com\n2;Anna;;\n3;;Verdi;\n")
+
+    rows = read_all(path, "contacts")
+
+    assert [row.errors for row in rows] == [[("nome", "a name is required: first or last name")], [], []]
+    assert validate_mapping("contacts", {"id": "source_id", "email": "email"}) == [
+        "First name / Last name: at least one is required, choose the column that holds it"
+    ]
 
 
 def test_preview_reads_the_first_rows_as_the_import_will(tmp_path):
