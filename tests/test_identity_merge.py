@@ -194,3 +194,36 @@ def test_the_only_record_of_a_contact_cannot_be_split_off(admin):
     record = _record(Source.objects.create(name="crm"), "1", contact, last_name=contact.last_name)
     with pytest.raises(Conflict, match="only record"):
         record_split(actor=admin, record=record)
+
+
+def test_the_contact_kept_has_one_primary_of_each_kind_and_undo_gives_the_other_its_own_back(admin, pair):
+    kept, other, _account, _tag, _history = pair
+    Address.objects.create(contact=kept, line1="Via Verdi 3", city="Parma", postal_code="43121", is_primary=True)
+    Address.objects.filter(contact=other).update(is_primary=True)
+    primaries = {
+        contact.pk: sorted(
+            list(contact.points.filter(is_primary=True).values_list("pk", flat=True))
+            + [-pk for pk in contact.addresses.filter(is_primary=True).values_list("pk", flat=True)]
+        )
+        for contact in (kept, other)
+    }
+
+    event = contacts_merge(actor=admin, survivor=kept, other=other)
+
+    # The survivor's own email, phone and address stay primary; the other's moved rows are not.
+    kinds = set(kept.points.values_list("kind", flat=True))
+    assert {kind: kept.points.filter(kind=kind, is_primary=True).count() for kind in kinds} == dict.fromkeys(kinds, 1)
+    assert kept.points.filter(kind="email").count() == 2
+    assert list(kept.addresses.filter(is_primary=True).values_list("city", flat=True)) == ["Parma"]
+
+    merge_undo(actor=admin, event=event)
+
+    restored = Contact.objects.get(pk=other.pk)
+    for contact in (kept, restored):
+        assert (
+            sorted(
+                list(contact.points.filter(is_primary=True).values_list("pk", flat=True))
+                + [-pk for pk in contact.addresses.filter(is_primary=True).values_list("pk", flat=True)]
+            )
+            == primaries[contact.pk]
+        )

@@ -24,7 +24,7 @@ from django.apps import apps
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
-from cuore.contacts.models import Contact
+from cuore.contacts.models import Address, Contact, ContactPoint
 from cuore.contacts.services import contact_create
 from cuore.core.audit import audit_record, snapshot
 from cuore.core.errors import Conflict, ValidationFailed
@@ -146,6 +146,7 @@ def contacts_merge(*, actor: Any, survivor: Contact, other: Contact, reason: str
     survivor.tags.add(*tags)
     event.snapshot["tags"] = list(other.tags.values_list("pk", flat=True))
     event.moved, event.dropped, event.tags = moved, dropped, tags
+    event.snapshot["demoted"] = _demote_primaries(survivor, moved)
     other.delete()  # nothing points at it any more but one-to-one derived rows
     event.save()
     # A question about these two is answered by the merge itself.
@@ -163,6 +164,30 @@ def contacts_merge(*, actor: Any, survivor: Contact, other: Contact, reason: str
     )
     golden.golden_apply(actor=actor, contact=survivor)
     return event
+
+
+def _demote_primaries(survivor: Contact, moved: dict[str, dict[str, list[int]]]) -> list[int | list[int]]:
+    """Keep the survivor's own primary email, phone… and address: a moved row that was primary where the
+    survivor has one already is primary no more. Returns [point ids, address ids] demoted, for the undo."""
+    point_ids = moved.get(ContactPoint._meta.label_lower, {}).get("contact", [])
+    kinds = set(
+        ContactPoint.objects.filter(contact=survivor, is_primary=True)
+        .exclude(pk__in=point_ids)
+        .values_list("kind", flat=True)
+    )
+    points = list(
+        ContactPoint.objects.filter(pk__in=point_ids, is_primary=True, kind__in=kinds).values_list("pk", flat=True)
+    )
+    address_ids = moved.get(Address._meta.label_lower, {}).get("contact", [])
+    has_primary = Address.objects.filter(contact=survivor, is_primary=True).exclude(pk__in=address_ids).exists()
+    addresses = (
+        list(Address.objects.filter(pk__in=address_ids, is_primary=True).values_list("pk", flat=True))
+        if has_primary
+        else []
+    )
+    ContactPoint.objects.filter(pk__in=points).update(is_primary=False)
+    Address.objects.filter(pk__in=addresses).update(is_primary=False)
+    return [points, addresses]
 
 
 def _moved_records(moved: dict[str, dict[str, list[int]]]) -> list[int]:
@@ -249,7 +274,7 @@ def merge_undo(*, actor: Any, event: MergeEvent) -> MergeEvent:
 def _undo_merge(actor: Any, event: MergeEvent) -> None:
     if Contact.objects.filter(pk=event.other_id).exists():
         raise Conflict("the merged contact's id is taken again; it cannot be re-created")
-    values = {k: v for k, v in event.snapshot.items() if k not in _SKIPPED_FIELDS and k != "tags"}
+    values = {k: v for k, v in event.snapshot.items() if k not in _SKIPPED_FIELDS and k not in ("tags", "demoted")}
     fields = {f.name: f for f in Contact._meta.concrete_fields}
     restored = Contact(pk=event.other_id)
     for name, value in values.items():
@@ -268,6 +293,9 @@ def _undo_merge(actor: Any, event: MergeEvent) -> None:
                 _restore(row["model"], row["fields"])
         except IntegrityError:
             continue  # its twin has changed since; the twin stays with the survivor
+    points, addresses = event.snapshot.get("demoted", [[], []])
+    ContactPoint.objects.filter(pk__in=points, contact=restored).update(is_primary=True)
+    Address.objects.filter(pk__in=addresses, contact=restored).update(is_primary=True)
     restored.tags.add(*event.snapshot.get("tags", []))
     survivor = Contact.objects.get(pk=event.contact_id)
     survivor.tags.remove(*event.tags)
@@ -292,8 +320,6 @@ def _undo_split(actor: Any, event: MergeEvent) -> None:
         SourceRecord.objects.filter(pk=event.record_id).update(link_method=LinkMethod.MANUAL, linked_at=timezone.now())
     if new is not None:
         left = [field for field in _relations() if field.model._default_manager.filter(**{field.name: new}).exists()]
-        from cuore.contacts.models import Address, ContactPoint
-
         if all(field.model in (ContactPoint, Address) for field in left):
             # Only what the split itself gave it (points and address from the record): they are the original's too.
             new.delete()
