@@ -136,7 +136,8 @@ def records_upsert_many(
     *, source: Source, kind: str, items: list[tuple[str, dict[str, Any], dict[str, Any]]]
 ) -> list[tuple[SourceRecord, str]]:
     """``record_upsert`` for many records of one source at once (key, raw, values), keys distinct:
-    one query finds the existing ones, one insert writes the new ones; changed ones are updated."""
+    one query finds the existing ones, one prepared insert writes the new ones (returned without
+    their ids); changed ones are updated."""
     keys = [str(key).strip() for key, _, _ in items]
     for key in keys:
         if not key:
@@ -158,7 +159,11 @@ def records_upsert_many(
             record.raw, record.values = raw, values
             record.save(update_fields=["raw", "values", "updated_at"])
             results.append((record, "updated"))
-    SourceRecord.objects.bulk_create(new, batch_size=1_000)
+    bulk.insert_rows(
+        SourceRecord,
+        ("source", "kind", "source_key", "raw", "values"),
+        ((source.pk, kind, r.source_key, r.raw, r.values) for r in new),
+    )
     return results
 
 
