@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import connection, models, transaction
@@ -26,7 +27,7 @@ from cuore.core.models import AuditEntry
 from cuore.core.normalize import email_normalize, phone_normalize, text_key
 from cuore.core.visibility import require_write
 from cuore.identity import golden
-from cuore.identity.models import LinkMethod, LinkStatus, SourceRecord
+from cuore.identity.models import LinkMethod, LinkStatus, Source, SourceRecord
 
 # Fields whose values the database driver cannot take as they are.
 _PREPARED_FIELDS = (models.DateField, models.TimeField, models.JSONField, models.DecimalField, models.UUIDField)
@@ -107,6 +108,27 @@ def ids_reserve(model: type[models.Model], count: int) -> list[int]:
     return list(range(start, start + count))
 
 
+@dataclass(slots=True)
+class RecordRow:
+    """A contact record as the batch path reads it: what rules, survivorship and linking look at.
+
+    Shaped like a ``SourceRecord`` for them (``pk``, ``source``, ``values``…), at a fraction of a model
+    instance's cost; ``contacts_create_for_groups`` sets the link fields as it does on a model's.
+    """
+
+    pk: int
+    source: Source
+    source_key: str
+    values: dict[str, Any]
+    updated_at: dt.datetime
+    contact_id: int | None = None
+    status: str = LinkStatus.PENDING
+    link_method: str = ""
+    link_score: float | None = None
+    link_evidence: list = field(default_factory=list)
+    linked_at: dt.datetime | None = None
+
+
 def _birth_date_ok(value: Any) -> bool:
     return value is not None and value.year >= 1900 and value <= timezone.now().date()
 
@@ -120,7 +142,10 @@ POINT_FIELDS = (
 
 @transaction.atomic
 def contacts_create_for_groups(
-    *, actor: Any, groups: list[list[SourceRecord]], scores: dict[int, tuple[float | None, list]] | None = None
+    *,
+    actor: Any,
+    groups: Sequence[Sequence[SourceRecord | RecordRow]],
+    scores: dict[int, tuple[float | None, list]] | None = None,
 ) -> list[int]:
     """One new contact per group of records (newest record first); link the records; return the contacts' ids.
 

@@ -527,14 +527,14 @@ def identity_resolve(
     return report
 
 
-def _deterministic_many(records: list[SourceRecord]) -> dict[int, tuple[int, str]]:
+def _deterministic_many(records: Sequence[SourceRecord | bulk.RecordRow]) -> dict[int, tuple[int, str]]:
     """``_deterministic`` for many records at once, a few queries per thousand: record id → (contact id, rule)."""
     found: dict[int, tuple[int, str]] = {}
     for start in range(0, len(records), 1_000):
         chunk = records[start : start + 1_000]
-        wanted: dict[tuple[str, str], list[SourceRecord]] = defaultdict(list)
-        emails: dict[str, list[SourceRecord]] = defaultdict(list)
-        tax_codes: dict[str, list[SourceRecord]] = defaultdict(list)
+        wanted: dict[tuple[str, str], list[SourceRecord | bulk.RecordRow]] = defaultdict(list)
+        emails: dict[str, list[SourceRecord | bulk.RecordRow]] = defaultdict(list)
+        tax_codes: dict[str, list[SourceRecord | bulk.RecordRow]] = defaultdict(list)
         for record in chunk:
             values = record.values or {}
             for system, value in (values.get("external_ids") or {}).items():
@@ -578,18 +578,20 @@ def _deterministic_many(records: list[SourceRecord]) -> dict[int, tuple[int, str
 WRITE_CHUNK = 5_000
 
 
-def _records_load(record_ids: Sequence[int], sources: dict[int, Source]) -> list[SourceRecord]:
-    """The records with what linking them needs (values, key, date, source), ``sources`` kept across calls."""
+def _records_load(record_ids: Sequence[int], sources: dict[int, Source]) -> list[bulk.RecordRow]:
+    """The records with what linking them needs (values, key, date, source), ``sources`` kept across calls.
+
+    Plain rows, not model instances: a batch loads every pending record twice (rules, then new contacts).
+    """
     records = []
     for start in range(0, len(record_ids), 10_000):
-        chunk = SourceRecord.objects.filter(pk__in=record_ids[start : start + 10_000]).only(
-            "id", "source", "source_key", "values", "updated_at", "contact", "status"
+        rows = SourceRecord.objects.filter(pk__in=record_ids[start : start + 10_000]).values_list(
+            "id", "source_id", "source_key", "values", "updated_at"
         )
-        for record in chunk:
-            if record.source_id not in sources:
-                sources[record.source_id] = Source.objects.get(pk=record.source_id)
-            SourceRecord.source.field.set_cached_value(record, sources[record.source_id])
-            records.append(record)
+        for record_id, source_id, key, values, updated_at in rows:
+            if source_id not in sources:
+                sources[source_id] = Source.objects.get(pk=source_id)
+            records.append(bulk.RecordRow(record_id, sources[source_id], key, values or {}, updated_at))
     return records
 
 
@@ -676,6 +678,14 @@ def _resolve_batch(
         report.model_trained = True
     report.figures.update({"candidate_pairs": int(resolution.left.size), "linked_pairs": int(resolution.linked.sum())})
     best = _best_pairs(resolution, len(ids))
+    explained: dict[bytes, list[dict[str, Any]]] = {}  # a few hundred distinct vectors among 100,000s of links
+
+    def explain(vector: np.ndarray) -> list[dict[str, Any]]:
+        key = vector.tobytes()
+        if key not in explained:
+            explained[key] = _evidence(model, vector)
+        return explained[key]
+
     if by_rule:
         with transaction.atomic():
             _keys_store(ids, prepared, np.sort(np.array([position_of[r] for r in by_rule], dtype=np.int64)))
@@ -684,7 +694,7 @@ def _resolve_batch(
         pair = int(best[position])
         if pair < 0:
             return None, []
-        return float(resolution.probability[pair]), _evidence(model, resolution.vectors[pair])
+        return float(resolution.probability[pair]), explain(resolution.vectors[pair])
 
     # The clusters that hold a waiting record, as slices of the positions ordered by cluster.
     order = np.lexsort((ids, resolution.cluster))
@@ -770,7 +780,7 @@ def _resolve_batch(
                     b,
                     float(resolution.probability[pair]),
                     float(resolution.weight[pair]),
-                    _evidence(model, resolution.vectors[pair]),
+                    explain(resolution.vectors[pair]),
                     int(ids[left]),
                     int(ids[right]),
                 )
