@@ -22,12 +22,12 @@ from django.db import connection, models, transaction
 from django.utils import timezone
 
 from cuore.contacts.models import Address, Contact, ContactPoint, PointKind
-from cuore.core.audit import current_channel
-from cuore.core.models import AuditEntry
+from cuore.core.audit import audit_channel, current_channel
+from cuore.core.models import AuditEntry, Channel
 from cuore.core.normalize import email_normalize, phone_normalize, text_key
 from cuore.core.visibility import require_write
 from cuore.identity import golden
-from cuore.identity.models import LinkMethod, LinkStatus, Source, SourceRecord
+from cuore.identity.models import LinkMethod, LinkStatus, RecordKind, Source, SourceRecord
 
 # Fields whose values the database driver cannot take as they are.
 _PREPARED_FIELDS = (models.DateField, models.TimeField, models.JSONField, models.DecimalField, models.UUIDField)
@@ -140,6 +140,22 @@ POINT_FIELDS = (
 )
 
 
+POINT_COLUMNS = ("contact", "kind", "value", "value_normalized", "label", "is_primary")
+AUDIT_COLUMNS = ("actor", "actor_label", "action", "object_type", "object_id", "object_repr", "changes", "channel")
+
+
+def _record_points(record: SourceRecord | RecordRow) -> Iterable[tuple[str, str, str]]:
+    """The record's email, phone and mobile as (kind, value, normalised value), the unreadable left out."""
+    for name, kind, normalize in POINT_FIELDS:
+        value = str(record.values.get(name) or "").strip()
+        if not value or len(value) > 254:
+            continue
+        try:
+            yield kind, value, normalize(value)
+        except ValueError:
+            continue
+
+
 @transaction.atomic
 def contacts_create_for_groups(
     *,
@@ -199,14 +215,7 @@ def contacts_create_for_groups(
         )
         seen: set[tuple[str, str]] = set()
         for record in records:
-            for name, kind, normalize in POINT_FIELDS:
-                value = str(record.values.get(name) or "").strip()
-                if not value or len(value) > 254:
-                    continue
-                try:
-                    normalized = normalize(value)
-                except ValueError:
-                    continue
+            for kind, value, normalized in _record_points(record):
                 if (kind, normalized) in seen:
                     continue
                 primary = not any(k == kind for k, _ in seen)
@@ -269,10 +278,10 @@ def contacts_create_for_groups(
     )
     insert_rows(
         AuditEntry,
-        ("actor", "actor_label", "action", "object_type", "object_id", "object_repr", "changes", "channel"),
+        AUDIT_COLUMNS,
         audit,
     )
-    insert_rows(ContactPoint, ("contact", "kind", "value", "value_normalized", "label", "is_primary"), points)
+    insert_rows(ContactPoint, POINT_COLUMNS, points)
     insert_rows(
         Address,
         ("contact", "kind", "line1", "line2", "postal_code", "city", "province", "country", "is_primary"),
@@ -318,3 +327,216 @@ def records_link_many(
             for contact_id, method, score, evidence, record_id in chunk:
                 params += [record_id, contact_id, method, score, json.dumps(evidence)]
             cursor.execute(sql, params)
+
+
+def _contact_records(contact_ids: Sequence[int]) -> dict[int, list[RecordRow]]:
+    """The linked contact records of each contact, newest first, as ``golden._records`` orders them."""
+    sources: dict[int, Source] = {}
+    by_contact: dict[int, list[RecordRow]] = {contact_id: [] for contact_id in contact_ids}
+    rows = (
+        SourceRecord.objects.filter(contact_id__in=contact_ids, kind=RecordKind.CONTACT, status=LinkStatus.LINKED)
+        .order_by("-updated_at", "-id")
+        .values_list("contact_id", "id", "source_id", "source_key", "values", "updated_at")
+    )
+    for contact_id, record_id, source_id, key, values, updated_at in rows:
+        if source_id not in sources:
+            sources[source_id] = Source.objects.get(pk=source_id)
+        by_contact[contact_id].append(
+            RecordRow(record_id, sources[source_id], key, values or {}, updated_at, contact_id)
+        )
+    return by_contact
+
+
+def golden_apply_many(*, actor: Any, contact_ids: Iterable[int], chunk: int = 2_000) -> None:
+    """``golden.golden_apply`` for many contacts, a few queries per ``chunk`` of them.
+
+    The fields a contact's records now change go through ``contact_update`` (validated and audited), for
+    the contacts that have such a change only; the new emails and phones, and the most recent complete
+    address where the contact lacks it, are inserted together, each with the audit entry
+    ``contact_point_add`` or ``address_add`` writes. After a second source joins a large base this is
+    most of the work: contact by contact, 15,000 contacts took 90 s.
+    """
+    ids = sorted(set(contact_ids))
+    channel = current_channel()
+    with audit_channel(Channel.JOB if channel in (Channel.UI, Channel.API) else channel):
+        for start in range(0, len(ids), chunk):
+            with transaction.atomic():
+                _golden_apply_chunk(actor, ids[start : start + chunk])
+
+
+def _golden_apply_chunk(actor: Any, contact_ids: list[int]) -> None:
+    contacts = Contact.objects.in_bulk(contact_ids)
+    records = _contact_records(contact_ids)
+    manual: dict[int, set[str]] = {contact_id: set() for contact_id in contact_ids}
+    edits = AuditEntry.objects.filter(
+        object_type="contacts.contact",
+        object_id__in=[str(contact_id) for contact_id in contact_ids],
+        action="contact.update",
+        channel__in=[Channel.UI, Channel.API],
+    ).values_list("object_id", "changes")
+    for object_id, changes in edits:
+        manual[int(object_id)].update(changes or {})
+    points: dict[int, set[tuple[str, str]]] = {contact_id: set() for contact_id in contact_ids}
+    primary: dict[int, set[str]] = {contact_id: set() for contact_id in contact_ids}
+    for contact_id, kind, value, is_primary in ContactPoint.objects.filter(contact_id__in=contact_ids).values_list(
+        "contact_id", "kind", "value_normalized", "is_primary"
+    ):
+        points[contact_id].add((kind, value))
+        if is_primary:
+            primary[contact_id].add(kind)
+    addresses: dict[int, set[tuple[str, str, str]]] = {contact_id: set() for contact_id in contact_ids}
+    for contact_id, line1, city, postal_code in Address.objects.filter(contact_id__in=contact_ids).values_list(
+        "contact_id", "line1", "city", "postal_code"
+    ):
+        addresses[contact_id].add((line1.casefold(), city.casefold(), postal_code))
+    owner_id = actor.pk if getattr(actor, "pk", None) else None
+    label = getattr(actor, "username", "") if owner_id else "system"
+    channel = current_channel()
+    new_points, new_addresses, audit = [], [], []
+    for contact_id in contact_ids:
+        contact, rows = contacts.get(contact_id), records[contact_id]
+        if contact is None or not rows:
+            continue
+        data = golden.golden_changes(contact, rows, manual[contact_id])  # type: ignore[arg-type]
+        if data:
+            golden.fields_apply(actor, contact, data, {})
+        have, kinds = points[contact_id], primary[contact_id]
+        for record in rows:  # newest first: the first one added becomes primary when there is none
+            for kind, value, normalized in _record_points(record):
+                if (kind, normalized) in have:
+                    continue
+                have.add((kind, normalized))
+                new_points.append((contact_id, kind, value, normalized, "", kind not in kinds))
+                kinds.add(kind)
+                audit.append(
+                    (
+                        owner_id,
+                        label,
+                        "contact.point_add",
+                        "contacts.contact",
+                        str(contact_id),
+                        str(contact)[:200],
+                        {kind: [None, value]},
+                        channel,
+                    )
+                )
+        address = _address_new(rows, addresses[contact_id])
+        if address is not None:
+            new_addresses.append((contact_id, *address, not addresses[contact_id]))
+            text = ", ".join(part for part in (address[1], address[3], address[4], address[6]) if part)
+            audit.append(
+                (
+                    owner_id,
+                    label,
+                    "contact.address_add",
+                    "contacts.contact",
+                    str(contact_id),
+                    str(contact)[:200],
+                    {"address": [None, text]},
+                    channel,
+                )
+            )
+    insert_rows(ContactPoint, POINT_COLUMNS, new_points)
+    insert_rows(
+        Address,
+        ("contact", "kind", "line1", "line2", "postal_code", "city", "province", "country", "is_primary"),
+        new_addresses,
+    )
+    insert_rows(
+        AuditEntry,
+        AUDIT_COLUMNS,
+        audit,
+    )
+
+
+def _address_new(records: list[RecordRow], have: set[tuple[str, str, str]]) -> tuple | None:
+    """The address ``golden.address_apply`` would add from ``records`` (newest first) to a contact that has
+    ``have`` ((line 1, city) casefolded, postcode), as (kind, line1, line2, postcode, city, province, country)."""
+    for record in records:
+        values = record.values
+        line1, city = str(values.get("line1") or "").strip(), str(values.get("city") or "").strip()
+        if not (line1 and city):
+            continue
+        postal_code = str(values.get("postal_code") or "").strip()
+        if (line1.casefold(), city.casefold(), postal_code) in have:
+            return None
+        country = (str(values.get("country") or "IT").strip() or "IT").upper()
+        if len(country) != 2 or not country.isalpha():
+            continue  # address_add refuses it: the next record's may do
+        return (
+            "home",
+            line1[:200],
+            str(values.get("line2") or "").strip()[:200],
+            postal_code[:16],
+            city[:100],
+            str(values.get("province") or "").strip()[:100],
+            country,
+        )
+    return None
+
+
+def external_ids_add(*, actor: Any, records: Sequence[SourceRecord | RecordRow]) -> int:
+    """Each linked record's own id as an external-id point of its contact (``label`` its source), unless
+    some contact has that id already — what ``identity.services._external_id_point`` does for one."""
+    owner_id = actor.pk if getattr(actor, "pk", None) else None
+    label = getattr(actor, "username", "") if owner_id else "system"
+    channel = current_channel()
+    added = 0
+    for start in range(0, len(records), 5_000):
+        chunk = [r for r in records[start : start + 5_000] if r.contact_id]
+        taken = set(
+            ContactPoint.objects.filter(
+                kind=PointKind.EXTERNAL_ID, value_normalized__in={r.source_key for r in chunk}
+            ).values_list("label", "value_normalized")
+        )
+        contact_ids = {r.contact_id for r in chunk}
+        with_primary = set(
+            ContactPoint.objects.filter(
+                contact_id__in=contact_ids, kind=PointKind.EXTERNAL_ID, is_primary=True
+            ).values_list("contact_id", flat=True)
+        )
+        names = {
+            pk: f"{first} {last}".strip()
+            for pk, first, last in Contact.objects.filter(pk__in=contact_ids).values_list(
+                "pk", "first_name", "last_name"
+            )
+        }
+        new_points, audit = [], []
+        for record in chunk:
+            key = (record.source.name, record.source_key)
+            if key in taken or len(record.source_key) > 254:
+                continue
+            taken.add(key)
+            new_points.append(
+                (
+                    record.contact_id,
+                    PointKind.EXTERNAL_ID,
+                    record.source_key,
+                    record.source_key,
+                    record.source.name,
+                    record.contact_id not in with_primary,
+                )
+            )
+            with_primary.add(record.contact_id)
+            name = names.get(record.contact_id, "")
+            audit.append(
+                (
+                    owner_id,
+                    label,
+                    "contact.point_add",
+                    "contacts.contact",
+                    str(record.contact_id),
+                    name[:200],
+                    {PointKind.EXTERNAL_ID: [None, record.source_key]},
+                    channel,
+                )
+            )
+        with transaction.atomic():
+            insert_rows(ContactPoint, POINT_COLUMNS, new_points)
+            insert_rows(
+                AuditEntry,
+                AUDIT_COLUMNS,
+                audit,
+            )
+        added += len(new_points)
+    return added

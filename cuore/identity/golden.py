@@ -91,10 +91,13 @@ def _comparable(value: Any) -> Any:
     return value.strip().casefold() if isinstance(value, str) else value
 
 
-def golden_compute(contact: Contact, records: list[SourceRecord] | None = None) -> list[Decision]:
-    """The golden value of every ruled field of ``contact``, with the rule and the record behind it."""
+def golden_compute(
+    contact: Contact, records: list[SourceRecord] | None = None, manual: set[str] | None = None
+) -> list[Decision]:
+    """The golden value of every ruled field of ``contact``, with the rule and the record behind it
+    (``records`` newest first and ``manual``, the fields edited by hand, read here when not given)."""
     records = _records(contact) if records is None else records
-    manual = _manual_fields(contact)
+    manual = _manual_fields(contact) if manual is None else manual
     decisions = []
     for field, rule in FIELD_RULES.items():
         if field in manual:
@@ -118,30 +121,36 @@ def _as_field_value(field: str, value: Any) -> Any:
     return value
 
 
-def golden_apply(*, actor: Any, contact: Contact, records: list[SourceRecord] | None = None) -> dict[str, Any]:
-    """Bring ``contact`` in line with its records; return the fields changed and the points and address added."""
-    records = _records(contact) if records is None else records
-    if not records:
-        return {}
+def golden_changes(contact: Contact, records: list[SourceRecord], manual: set[str] | None = None) -> dict[str, Any]:
+    """The fields of ``contact`` its records now give another value (manual edits kept)."""
     data = {}
-    for decision in golden_compute(contact, records):
+    for decision in golden_compute(contact, records, manual):
         if decision.rule in (MANUAL, "unchanged"):
             continue
         value = _as_field_value(decision.field, decision.value)
         if value not in (None, "") and value != getattr(contact, decision.field):
             data[decision.field] = value
+    return data
+
+
+def golden_apply(*, actor: Any, contact: Contact, records: list[SourceRecord] | None = None) -> dict[str, Any]:
+    """Bring ``contact`` in line with its records; return the fields changed and the points and address added."""
+    records = _records(contact) if records is None else records
+    if not records:
+        return {}
+    data = golden_changes(contact, records)
     applied: dict[str, Any] = {}
     # A recomputed field is not a manual edit, even when a person's merge caused it: it is recorded
     # as the system's, so that the next recomputation may change it again.
     channel = current_channel()
     with audit_channel(Channel.JOB if channel in (Channel.UI, Channel.API) else channel):
-        _fields_apply(actor, contact, data, applied)
+        fields_apply(actor, contact, data, applied)
         applied["points"] = _points_apply(actor, contact, records)
-        applied["address"] = _address_apply(actor, contact, records)
+        applied["address"] = address_apply(actor, contact, records)
     return applied
 
 
-def _fields_apply(actor: Any, contact: Contact, data: dict[str, Any], applied: dict[str, Any]) -> None:
+def fields_apply(actor: Any, contact: Contact, data: dict[str, Any], applied: dict[str, Any]) -> None:
     if data:
         try:
             contact_update(actor=actor, contact=contact, data=data)
@@ -183,7 +192,7 @@ def _points_apply(actor: Any, contact: Contact, records: list[SourceRecord]) -> 
     return added
 
 
-def _address_apply(actor: Any, contact: Contact, records: list[SourceRecord]) -> bool:
+def address_apply(actor: Any, contact: Contact, records: list[SourceRecord]) -> bool:
     for record in records:  # newest first
         line1, city = (record.values.get("line1") or "").strip(), (record.values.get("city") or "").strip()
         if not (line1 and city):

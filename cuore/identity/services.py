@@ -586,12 +586,12 @@ def _records_load(record_ids: Sequence[int], sources: dict[int, Source]) -> list
     records = []
     for start in range(0, len(record_ids), 10_000):
         rows = SourceRecord.objects.filter(pk__in=record_ids[start : start + 10_000]).values_list(
-            "id", "source_id", "source_key", "values", "updated_at"
+            "id", "source_id", "source_key", "values", "updated_at", "contact_id"
         )
-        for record_id, source_id, key, values, updated_at in rows:
+        for record_id, source_id, key, values, updated_at, contact_id in rows:
             if source_id not in sources:
                 sources[source_id] = Source.objects.get(pk=source_id)
-            records.append(bulk.RecordRow(record_id, sources[source_id], key, values or {}, updated_at))
+            records.append(bulk.RecordRow(record_id, sources[source_id], key, values or {}, updated_at, contact_id))
     return records
 
 
@@ -759,15 +759,11 @@ def _resolve_batch(
         if progress:
             progress(done, total)
 
+    # The contacts that gained records: their golden record, and the records' own ids as external ids.
+    bulk.golden_apply_many(actor=actor, contact_ids=touched)
+    linked_to_touched = [int(ids[p]) for p in np.flatnonzero(waiting).tolist() if int(contact_of[p]) in touched]
+    bulk.external_ids_add(actor=actor, records=_records_load(list(by_rule) + linked_to_touched, sources))
     with transaction.atomic():
-        for contact in Contact.objects.filter(pk__in=touched):
-            golden.golden_apply(actor=actor, contact=contact)
-        linked_to_touched = [int(ids[p]) for p in np.flatnonzero(waiting).tolist() if int(contact_of[p]) in touched]
-        for record in SourceRecord.objects.filter(pk__in=list(by_rule) + linked_to_touched).select_related(
-            "source", "contact"
-        ):
-            if record.contact is not None:
-                _external_id_point(actor, record.contact, record)
         # Pairs between the two thresholds that ended in different contacts go to the review queue.
         for pair in np.flatnonzero(resolution.review).tolist():
             left, right = int(resolution.left[pair]), int(resolution.right[pair])

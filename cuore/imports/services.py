@@ -33,7 +33,7 @@ from cuore.core.errors import Conflict, ValidationFailed
 from cuore.core.jobs import enqueue
 from cuore.core.models import Channel
 from cuore.core.visibility import require_write
-from cuore.identity import golden
+from cuore.identity import bulk
 from cuore.identity.models import RecordKind, Source, SourceRecord
 from cuore.identity.services import identity_resolve, source_ensure
 from cuore.imports import reading
@@ -287,8 +287,7 @@ def import_run(*, import_id: int, progress: Callable[[ImportJob], None] | None =
             ImportJob.objects.filter(pk=job.pk).update(**counts)
             if job.kind == "contacts":
                 figures["identity"] = identity_resolve(actor=actor).as_json()
-                for contact in Contact.objects.filter(pk__in=changed_contacts):
-                    golden.golden_apply(actor=actor, contact=contact)
+                bulk.golden_apply_many(actor=actor, contact_ids=changed_contacts)
                 figures["consents"] = _consents(actor, job.source)
             _failed_csv_write(job, failed_lines)
     except reading.FileProblem as problem:

@@ -273,3 +273,52 @@ def test_contacts_typed_into_the_crm_are_backfilled_and_then_matched(admin):
     assert SourceRecord.objects.get(source_key="N-1").contact == typed
     assert Contact.objects.count() == 1
     assert services.identity_backfill(actor=admin) == 0  # once only
+
+
+def test_golden_records_of_many_contacts_at_once_leave_nothing_for_one_by_one(admin, resolved_shop):
+    from cuore.contacts.services import contact_update
+    from cuore.core.audit import audit_channel
+    from cuore.core.models import AuditEntry, Channel
+    from cuore.identity import bulk, golden
+
+    contacts = {c.last_name: c for c in Contact.objects.all()}
+    with audit_channel(Channel.UI):  # a hand edit: no source may change it
+        contact_update(actor=admin, contact=contacts["Verdi"], data={"first_name": "Peppino"})
+    till = services.source_ensure(actor=admin, name="till")
+    services.source_update(actor=admin, source=till, trust=90)
+    for index, (first, last, *_rest) in enumerate(PEOPLE[:6]):
+        values = {
+            "first_name": first.upper(),
+            "last_name": last,
+            "title": "Dott.",
+            "email": f"{first}.{last}@till.example.com".lower(),
+            "mobile": f"+39340000{index:04d}",
+            "line1": f"Via Nuova {index}",
+            "city": "Roma",
+            "postal_code": "00100",
+        }
+        record, _ = services.record_upsert(
+            source=till, kind=RecordKind.CONTACT, key=f"T{index}", raw=values, values=values
+        )
+        SourceRecord.objects.filter(pk=record.pk).update(contact=contacts[last], status=LinkStatus.LINKED)
+    point_adds = AuditEntry.objects.filter(action="contact.point_add").count()
+
+    bulk.golden_apply_many(actor=admin, contact_ids=[c.pk for c in contacts.values()], chunk=4)
+
+    bianchi, verdi = Contact.objects.get(last_name="Bianchi"), Contact.objects.get(last_name="Verdi")
+    assert (bianchi.first_name, bianchi.title) == ("ANNA", "Dott.")  # the most trusted source's name
+    assert verdi.first_name == "Peppino"  # the hand edit wins
+    assert list(
+        bianchi.points.filter(kind__in=["email", "mobile"])
+        .order_by("kind", "-is_primary")
+        .values_list("value", "is_primary")
+    ) == [("anna.b@example.com", True), ("anna.bianchi@till.example.com", False), ("+393400000001", True)]
+    assert set(bianchi.addresses.values_list("line1", "is_primary")) == {
+        ("Corso Italia 5", True),
+        ("Via Nuova 1", False),
+    }
+    assert AuditEntry.objects.filter(action="contact.point_add").count() == point_adds + 12
+    # One contact at a time finds nothing left to do.
+    for contact in Contact.objects.all():
+        applied = golden.golden_apply(actor=admin, contact=contact)
+        assert (applied.get("fields"), applied["points"], applied["address"]) == (None, 0, False), contact
