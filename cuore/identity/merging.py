@@ -147,12 +147,12 @@ def contacts_merge(*, actor: Any, survivor: Contact, other: Contact, reason: str
     event.snapshot["tags"] = list(other.tags.values_list("pk", flat=True))
     event.moved, event.dropped, event.tags = moved, dropped, tags
     event.snapshot["demoted"] = _demote_primaries(survivor, moved)
+    # A question about these two is answered by the merge itself (and asked again if it is undone).
+    answered = ReviewItem.objects.filter(contact=survivor, candidate=survivor, status=ReviewStatus.OPEN)
+    event.snapshot["answered"] = list(answered.values_list("pk", flat=True))
+    answered.update(status=ReviewStatus.ACCEPTED, decided_by=event.actor, decided_at=timezone.now())
     other.delete()  # nothing points at it any more but one-to-one derived rows
     event.save()
-    # A question about these two is answered by the merge itself.
-    ReviewItem.objects.filter(contact=survivor, candidate=survivor, status=ReviewStatus.OPEN).update(
-        status=ReviewStatus.ACCEPTED, decided_by=event.actor, decided_at=timezone.now()
-    )
     SourceRecord.objects.filter(contact=survivor, kind=RecordKind.CONTACT, pk__in=_moved_records(moved)).update(
         link_method=LinkMethod.MERGE, linked_at=timezone.now()
     )
@@ -274,7 +274,9 @@ def merge_undo(*, actor: Any, event: MergeEvent) -> MergeEvent:
 def _undo_merge(actor: Any, event: MergeEvent) -> None:
     if Contact.objects.filter(pk=event.other_id).exists():
         raise Conflict("the merged contact's id is taken again; it cannot be re-created")
-    values = {k: v for k, v in event.snapshot.items() if k not in _SKIPPED_FIELDS and k not in ("tags", "demoted")}
+    values = {
+        k: v for k, v in event.snapshot.items() if k not in _SKIPPED_FIELDS and k not in ("tags", "demoted", "answered")
+    }
     fields = {f.name: f for f in Contact._meta.concrete_fields}
     restored = Contact(pk=event.other_id)
     for name, value in values.items():
@@ -296,6 +298,9 @@ def _undo_merge(actor: Any, event: MergeEvent) -> None:
     points, addresses = event.snapshot.get("demoted", [[], []])
     ContactPoint.objects.filter(pk__in=points, contact=restored).update(is_primary=True)
     Address.objects.filter(pk__in=addresses, contact=restored).update(is_primary=True)
+    ReviewItem.objects.filter(pk__in=event.snapshot.get("answered", []), status=ReviewStatus.ACCEPTED).update(
+        status=ReviewStatus.OPEN, decided_by=None, decided_at=None
+    )
     restored.tags.add(*event.snapshot.get("tags", []))
     survivor = Contact.objects.get(pk=event.contact_id)
     survivor.tags.remove(*event.tags)

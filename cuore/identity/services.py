@@ -827,9 +827,9 @@ def review_accept(*, actor: Any, item: ReviewItem, reason: str = "") -> ReviewIt
     if item.status != ReviewStatus.OPEN:
         raise Conflict("this question has already been answered")
     survivor, other = item.contact, item.candidate  # the lower id (the older contact) stays
-    item.status, item.decided_by, item.decided_at = ReviewStatus.ACCEPTED, actor, timezone.now()
-    item.save(update_fields=["status", "decided_by", "decided_at"])
+    # The merge answers every open question about the two, this one included; undoing it asks them again.
     contacts_merge(actor=actor, survivor=survivor, other=other, reason=reason or "accepted in the review queue")
+    item.refresh_from_db()
     return item
 
 

@@ -323,6 +323,13 @@ def test_a_messy_file_is_imported_fixed_and_its_duplicate_merged_then_unmerged(
     assert kept.addresses.get().city == "Milano"
     assert MergeEvent.objects.get().undone_by == manager
     assert Contact.objects.count() == 8
+
+    # The question the merge answered is asked again: the pair is back in the review queue.
+    page.click("nav a[href='/identity/review/']")
+    page.wait_for_url("**/identity/review/")
+    item = ReviewItem.objects.get()
+    assert (item.status, item.contact_id, item.candidate_id) == (ReviewStatus.OPEN, bianchi.pk, newcomer.pk)
+    assert page.locator(f"a[href='/identity/review/{item.pk}/']").count() >= 1
     assert errors == []
 
 

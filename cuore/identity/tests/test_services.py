@@ -13,6 +13,7 @@ from cuore.contacts.tests.factories import make_contact
 from cuore.core.errors import Conflict
 from cuore.core.roles import Role
 from cuore.identity import matching, services
+from cuore.identity.merging import merge_undo
 from cuore.identity.models import (
     BlockKey,
     LinkMethod,
@@ -187,11 +188,23 @@ def test_a_doubtful_match_goes_to_review_and_accepting_merges_rejecting_closes(a
     }
     assert item.evidence and item.probability == pytest.approx(float(probability.max()))
 
-    services.review_accept(actor=admin, item=item)
+    accepted = services.review_accept(actor=admin, item=item)
     assert Contact.objects.filter(last_name="Russo").count() == 1
     assert MergeEvent.objects.filter(kind="merge").count() == 1
+    assert (accepted.status, accepted.decided_by) == (ReviewStatus.ACCEPTED, admin)
     with pytest.raises(Conflict):
         services.review_reject(actor=admin, item=item)
+
+    # Undoing the merge asks the question again: the two are two contacts, and nobody has said yet whether
+    # they are one person.
+    merge_undo(actor=admin, event=MergeEvent.objects.get(kind="merge"))
+    item.refresh_from_db()
+    assert (item.status, item.decided_by, item.decided_at) == (ReviewStatus.OPEN, None, None)
+    assert {item.contact_id, item.candidate_id} == set(
+        Contact.objects.filter(last_name="Russo").values_list("pk", flat=True)
+    )
+    services.review_reject(actor=admin, item=item)
+    assert ReviewItem.objects.get(pk=item.pk).status == ReviewStatus.REJECTED
 
 
 def test_export_writes_one_row_per_source_record(admin, resolved_shop):
