@@ -504,7 +504,7 @@ def external_ids_add(*, actor: Any, records: Sequence[SourceRecord | RecordRow])
         new_points, audit = [], []
         for record in chunk:
             key = (record.source.name, record.source_key)
-            if key in taken or len(record.source_key) > 254:
+            if key in taken:
                 continue
             taken.add(key)
             new_points.append(

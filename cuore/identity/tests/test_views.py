@@ -10,7 +10,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
-from django.utils import timezone, translation
+from django.utils import timezone
 
 from cuore.contacts.models import ConsentEvent, Contact, ContactPoint
 from cuore.contacts.tests.factories import make_contact
@@ -39,18 +39,9 @@ EVIDENCE = [
 _keys = itertools.count(1)
 
 
-@pytest.fixture(autouse=True)
-def _default_language_afterwards():
-    """A page shown in Italian leaves Italian active in the thread: later tests expect the default."""
-    yield
-    translation.deactivate()
-
-
 @pytest.fixture
-def people(make_user, team, other_team):
-    users = {role: make_user(role=role, team=team if role == "sales" else None) for role in ROLES}
-    users["sales_other"] = make_user(role="sales", team=other_team)
-    return users
+def people(users_by_role, make_user, other_team):
+    return {**users_by_role, "sales_other": make_user(role="sales", team=other_team)}
 
 
 def login(client, user):

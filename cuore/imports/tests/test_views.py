@@ -11,7 +11,6 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
-from django.utils import translation
 
 from cuore.contacts.models import Contact
 from cuore.core.models import AuditEntry
@@ -38,18 +37,9 @@ def _data_dir(settings, tmp_path):
     settings.DATA_DIR = tmp_path
 
 
-@pytest.fixture(autouse=True)
-def _default_language_afterwards():
-    """A page shown in Italian leaves Italian active in the thread: later tests expect the default."""
-    yield
-    translation.deactivate()
-
-
 @pytest.fixture
-def people(make_user, team, other_team):
-    users = {role: make_user(role=role, team=team if role == "sales" else None) for role in ROLES}
-    users["sales_other"] = make_user(role="sales", team=other_team)
-    return users
+def people(users_by_role, make_user, other_team):
+    return {**users_by_role, "sales_other": make_user(role="sales", team=other_team)}
 
 
 def login(client, user):
